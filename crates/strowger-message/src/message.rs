@@ -1,0 +1,904 @@
+//! SIP messages: requests and responses (RFC 3261 section 7), parsed from bytes and
+//! written back.
+//!
+//! A [`Message`] owns its bytes (a [`Bytes`], cheap to clone and to hand to a socket)
+//! and an index of spans into them. Parsing validates the start line and every header
+//! field Strowger has a type for; typed accessors then read from the spans without
+//! copying. A parsed message is written back byte for byte by [`Message::as_bytes`].
+
+use bytes::Bytes;
+
+use crate::error::{FieldError, ParseError};
+use crate::headers::{
+    self, parse_route, Auth, CSeq, Contact, MediaType, NameAddr, RetryAfter, Timestamp, Via,
+    Warning,
+};
+use crate::method::Method;
+use crate::name::HeaderName;
+use crate::scan::{self, ListSplit};
+use crate::uri::Uri;
+
+/// Bounds that keep a hostile peer from making the parser work or allocate without
+/// limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest message, start line to end of body (default 65 535, the largest UDP
+    /// datagram).
+    pub max_message_size: usize,
+    /// Most header fields (lines, folds joined) in one message (default 256).
+    pub max_headers: usize,
+    /// Longest header field, folds included (default 16 384 bytes).
+    pub max_line_length: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_size: 65_535,
+            max_headers: 256,
+            max_line_length: 16_384,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    #[inline]
+    fn new(start: usize, end: usize) -> Span {
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+    #[inline]
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
+    name: HeaderName,
+    raw_name: Span,
+    value: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    Request { method: Span, uri: Span },
+    Response { code: u16, reason: Span },
+}
+
+/// The first index of the fields every message reads, found while parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Index {
+    via: Option<u16>,
+    from: Option<u16>,
+    to: Option<u16>,
+    call_id: Option<u16>,
+    cseq: Option<u16>,
+    max_forwards: Option<u16>,
+    content_length: Option<u16>,
+}
+
+/// A SIP request or response.
+#[derive(Clone)]
+pub struct Message {
+    buf: Bytes,
+    /// The message within `buf`: leading CRLFs and trailing octets are outside.
+    whole: Span,
+    start: Start,
+    version: Span,
+    headers: Vec<Entry>,
+    body: Span,
+    index: Index,
+    content_length: Option<u32>,
+}
+
+impl PartialEq for Message {
+    /// Two messages are equal when they are the same bytes.
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Message {}
+
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("start_line", &self.start_line())
+            .field("headers", &self.headers.len())
+            .field("body", &self.body().len())
+            .finish()
+    }
+}
+
+/// One header field as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    pub name: HeaderName,
+    /// The name as written (possibly compact or oddly cased).
+    pub raw_name: &'a str,
+    /// The value as written, folds included, leading and trailing white space removed.
+    pub value: &'a str,
+}
+
+impl Message {
+    /// Parse one message from a datagram or a framed stream message, with the default
+    /// [`Limits`]. Without Content-Length the body is the rest of the input (allowed on
+    /// datagrams, section 18.3); with it, octets after the body are ignored.
+    ///
+    /// ```
+    /// use strowger_message::{Message, Method};
+    /// let msg = Message::parse(&b"OPTIONS sip:bob@example.com SIP/2.0\r\n\
+    ///     Via: SIP/2.0/UDP pc33.example.com;branch=z9hG4bK776asdhds\r\n\
+    ///     Max-Forwards: 70\r\nTo: <sip:bob@example.com>\r\n\
+    ///     From: Alice <sip:alice@example.com>;tag=1928301774\r\n\
+    ///     Call-ID: a84b4c76e66710\r\nCSeq: 63104 OPTIONS\r\n\
+    ///     Content-Length: 0\r\n\r\n"[..]).unwrap();
+    /// assert_eq!(msg.method(), Some(Method::Options));
+    /// assert_eq!(msg.top_via().unwrap().branch(), Some("z9hG4bK776asdhds"));
+    /// assert_eq!(msg.from().unwrap().tag(), Some("1928301774"));
+    /// assert_eq!(msg.cseq().unwrap().seq, 63104);
+    /// ```
+    pub fn parse(input: impl Into<Bytes>) -> Result<Message, ParseError> {
+        Self::parse_with(input, &Limits::default())
+    }
+
+    /// Parse with explicit limits.
+    pub fn parse_with(input: impl Into<Bytes>, limits: &Limits) -> Result<Message, ParseError> {
+        let buf: Bytes = input.into();
+        Parser::new(&buf, limits).run().map(|p| Message {
+            whole: p.whole,
+            start: p.start,
+            version: p.version,
+            headers: p.headers,
+            body: p.body,
+            index: p.index,
+            content_length: p.content_length,
+            buf,
+        })
+    }
+
+    #[inline]
+    fn text(&self, s: Span) -> &str {
+        // Spans of the header section were checked to be UTF-8 when parsing.
+        std::str::from_utf8(self.buf.get(s.range()).unwrap_or_default()).unwrap_or("")
+    }
+
+    /// The message as bytes, exactly as parsed (without leading CRLFs or trailing
+    /// octets after the body).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(self.whole.range()).unwrap_or_default()
+    }
+
+    /// The message as a shared buffer (no copy).
+    pub fn to_bytes(&self) -> Bytes {
+        self.buf.slice(self.whole.range())
+    }
+
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, Start::Request { .. })
+    }
+
+    pub fn is_response(&self) -> bool {
+        !self.is_request()
+    }
+
+    /// The request method; `None` for a response.
+    pub fn method(&self) -> Option<Method<'_>> {
+        match self.start {
+            Start::Request { method, .. } => Some(Method::from_token(self.text(method))),
+            Start::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI; `None` for a response.
+    pub fn request_uri(&self) -> Option<Uri<'_>> {
+        match self.start {
+            Start::Request { uri, .. } => Uri::parse(self.text(uri)).ok(),
+            Start::Response { .. } => None,
+        }
+    }
+
+    /// The Request-URI as written.
+    pub fn request_uri_str(&self) -> Option<&str> {
+        match self.start {
+            Start::Request { uri, .. } => Some(self.text(uri)),
+            Start::Response { .. } => None,
+        }
+    }
+
+    /// The status code; `None` for a request.
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            Start::Response { code, .. } => Some(code),
+            Start::Request { .. } => None,
+        }
+    }
+
+    /// The reason phrase; `None` for a request.
+    pub fn reason(&self) -> Option<&str> {
+        match self.start {
+            Start::Response { reason, .. } => Some(self.text(reason)),
+            Start::Request { .. } => None,
+        }
+    }
+
+    /// The SIP-Version as written (`SIP/2.0`).
+    pub fn version(&self) -> &str {
+        self.text(self.version)
+    }
+
+    /// The start line as written, without CRLF.
+    pub fn start_line(&self) -> &str {
+        let end = self
+            .headers
+            .first()
+            .map_or(self.body.start, |h| h.raw_name.start);
+        let s = self.text(Span::new(self.whole.start as usize, end as usize));
+        s.lines().next().unwrap_or("")
+    }
+
+    /// The body (exactly Content-Length octets when it is present).
+    pub fn body(&self) -> &[u8] {
+        self.buf.get(self.body.range()).unwrap_or_default()
+    }
+
+    /// The body as a shared buffer.
+    pub fn body_bytes(&self) -> Bytes {
+        self.buf.slice(self.body.range())
+    }
+
+    /// Every header field in order.
+    pub fn headers(&self) -> impl Iterator<Item = Header<'_>> + '_ {
+        self.headers.iter().map(|e| self.header_at(e))
+    }
+
+    #[inline]
+    fn header_at(&self, e: &Entry) -> Header<'_> {
+        Header {
+            name: e.name,
+            raw_name: self.text(e.raw_name),
+            value: self.text(e.value),
+        }
+    }
+
+    #[inline]
+    fn value_at(&self, i: Option<u16>) -> Option<&str> {
+        i.and_then(|i| self.headers.get(i as usize))
+            .map(|e| self.text(e.value))
+    }
+
+    /// The values of every line of a known header field, in order.
+    pub fn get(&self, name: HeaderName) -> impl Iterator<Item = &str> + '_ {
+        self.headers
+            .iter()
+            .filter(move |e| e.name == name)
+            .map(|e| self.text(e.value))
+    }
+
+    /// The first line of a header field given by name (any case, compact forms and
+    /// unknown names included).
+    pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        self.header_all(name).next()
+    }
+
+    /// Every line of a header field given by name, in order.
+    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let kind = HeaderName::parse(name);
+        self.headers
+            .iter()
+            .filter(move |e| {
+                if kind == HeaderName::Other {
+                    e.name == HeaderName::Other && self.text(e.raw_name).eq_ignore_ascii_case(name)
+                } else {
+                    e.name == kind
+                }
+            })
+            .map(|e| self.text(e.value))
+    }
+
+    /// The list elements of a header field over all its lines, in order: several lines
+    /// of the same name are one comma-separated list (section 7.3.1).
+    pub fn values(&self, name: HeaderName) -> impl Iterator<Item = &str> + '_ {
+        self.get(name).flat_map(|v| {
+            ListSplit::new(v)
+                .filter_map(Result::ok)
+                .map(|(_, s)| scan::trim(s))
+                .filter(|s| !s.is_empty())
+        })
+    }
+
+    /// All values of a header field joined into one line with ", ".
+    pub fn combined(&self, name: &str) -> Option<String> {
+        let mut it = self.header_all(name).peekable();
+        it.peek()?;
+        Some(it.collect::<Vec<_>>().join(", "))
+    }
+
+    // -- typed accessors ------------------------------------------------------------
+
+    /// The topmost Via value.
+    pub fn top_via(&self) -> Option<Via<'_>> {
+        let v = self.value_at(self.index.via)?;
+        let (_, first) = ListSplit::new(v).next()?.ok()?;
+        Via::parse(first).ok()
+    }
+
+    /// Every Via value, top first.
+    pub fn vias(&self) -> impl Iterator<Item = Via<'_>> + '_ {
+        self.values(HeaderName::Via).filter_map(|v| Via::parse(v).ok())
+    }
+
+    pub fn from(&self) -> Option<NameAddr<'_>> {
+        NameAddr::parse(self.value_at(self.index.from)?).ok()
+    }
+
+    pub fn to(&self) -> Option<NameAddr<'_>> {
+        NameAddr::parse(self.value_at(self.index.to)?).ok()
+    }
+
+    pub fn call_id(&self) -> Option<&str> {
+        self.value_at(self.index.call_id)
+    }
+
+    pub fn cseq(&self) -> Option<CSeq<'_>> {
+        CSeq::parse(self.value_at(self.index.cseq)?).ok()
+    }
+
+    pub fn max_forwards(&self) -> Option<u8> {
+        headers::parse_number(self.value_at(self.index.max_forwards)?, 255)
+            .ok()
+            .map(|v| v as u8)
+    }
+
+    /// The Content-Length header's value, if present.
+    pub fn content_length(&self) -> Option<u32> {
+        self.content_length
+    }
+
+    pub fn content_type(&self) -> Option<MediaType<'_>> {
+        MediaType::parse(self.get(HeaderName::ContentType).next()?).ok()
+    }
+
+    pub fn contacts(&self) -> impl Iterator<Item = Contact<'_>> + '_ {
+        self.values(HeaderName::Contact)
+            .filter_map(|v| Contact::parse(v).ok())
+    }
+
+    pub fn routes(&self) -> impl Iterator<Item = NameAddr<'_>> + '_ {
+        self.values(HeaderName::Route).filter_map(|v| parse_route(v).ok())
+    }
+
+    pub fn record_routes(&self) -> impl Iterator<Item = NameAddr<'_>> + '_ {
+        self.values(HeaderName::RecordRoute)
+            .filter_map(|v| parse_route(v).ok())
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = NameAddr<'_>> + '_ {
+        self.values(HeaderName::Path).filter_map(|v| parse_route(v).ok())
+    }
+
+    pub fn expires(&self) -> Option<u32> {
+        headers::parse_delta_seconds(self.get(HeaderName::Expires).next()?).ok()
+    }
+
+    pub fn min_expires(&self) -> Option<u32> {
+        headers::parse_delta_seconds(self.get(HeaderName::MinExpires).next()?).ok()
+    }
+
+    pub fn retry_after(&self) -> Option<RetryAfter<'_>> {
+        RetryAfter::parse(self.get(HeaderName::RetryAfter).next()?).ok()
+    }
+
+    pub fn timestamp(&self) -> Option<Timestamp<'_>> {
+        Timestamp::parse(self.get(HeaderName::Timestamp).next()?).ok()
+    }
+
+    /// Authorization, Proxy-Authorization, WWW-Authenticate or Proxy-Authenticate
+    /// values (pass the header name).
+    pub fn auth(&self, name: HeaderName) -> impl Iterator<Item = Auth<'_>> + '_ {
+        self.get(name).filter_map(|v| Auth::parse(v).ok())
+    }
+
+    /// Option tags or methods of a token-list field (Require, Supported, Allow, ...).
+    pub fn tokens(&self, name: HeaderName) -> impl Iterator<Item = &str> + '_ {
+        self.values(name)
+    }
+
+    pub fn warnings(&self) -> impl Iterator<Item = Warning<'_>> + '_ {
+        self.values(HeaderName::Warning)
+            .filter_map(|v| Warning::parse(v).ok())
+    }
+
+    // -- validation -----------------------------------------------------------------
+
+    /// Check what every message must have beyond syntax, in the order a server checks
+    /// it: SIP/2.0 (505 otherwise), the mandatory header fields of section 8.1.1 (To,
+    /// From, CSeq, Call-ID, Via; Max-Forwards is not required so that RFC 2543
+    /// requests, RFC 4475 3.4.1, are accepted), a single value where the grammar
+    /// allows one, a CSeq method equal to the request method, and no headers in the
+    /// Request-URI (section 19.1.1 table).
+    pub fn validate(&self) -> Result<(), ParseError> {
+        let v = self.version();
+        if !v.eq_ignore_ascii_case("SIP/2.0") {
+            return Err(ParseError::UnsupportedVersion { version: v.into() });
+        }
+        for (kind, idx) in [
+            (HeaderName::To, self.index.to),
+            (HeaderName::From, self.index.from),
+            (HeaderName::CSeq, self.index.cseq),
+            (HeaderName::CallId, self.index.call_id),
+            (HeaderName::Via, self.index.via),
+        ] {
+            if idx.is_none() {
+                return Err(ParseError::MissingHeader {
+                    header: kind.as_str(),
+                });
+            }
+        }
+        for kind in [
+            HeaderName::CallId,
+            HeaderName::To,
+            HeaderName::From,
+            HeaderName::CSeq,
+            HeaderName::MaxForwards,
+            HeaderName::ContentLength,
+            HeaderName::ContentType,
+            HeaderName::Expires,
+            HeaderName::MinExpires,
+            HeaderName::Date,
+            HeaderName::RetryAfter,
+            HeaderName::Timestamp,
+            HeaderName::MimeVersion,
+        ] {
+            let count = self.headers.iter().filter(|e| e.name == kind).count();
+            if count > 1 {
+                return Err(ParseError::MultipleValues {
+                    header: kind.as_str(),
+                    count,
+                });
+            }
+        }
+        if let (Some(m), Some(c)) = (self.method(), self.cseq()) {
+            if m != c.method {
+                return Err(ParseError::CSeqMethodMismatch {
+                    method: m.as_str().into(),
+                    cseq: c.method.as_str().into(),
+                });
+            }
+        }
+        if let Some(Uri::Sip(u)) = self.request_uri() {
+            if u.headers.is_some() {
+                return Err(ParseError::StartLine {
+                    offset: self.whole.start as usize,
+                    reason: "the Request-URI must not carry headers (RFC 3261 19.1.1)",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------------------------
+
+struct Parser<'b> {
+    b: &'b [u8],
+    limits: &'b Limits,
+}
+
+struct Parsed {
+    whole: Span,
+    start: Start,
+    version: Span,
+    headers: Vec<Entry>,
+    body: Span,
+    index: Index,
+    content_length: Option<u32>,
+}
+
+#[inline]
+fn hdr_err(name: &str, e: FieldError, base: usize) -> ParseError {
+    ParseError::header(name, base + e.offset, e.reason)
+}
+
+impl<'b> Parser<'b> {
+    fn new(b: &'b [u8], limits: &'b Limits) -> Self {
+        Parser { b, limits }
+    }
+
+    fn run(self) -> Result<Parsed, ParseError> {
+        let b = self.b;
+        if b.len() > self.limits.max_message_size {
+            return Err(ParseError::TooLarge {
+                size: b.len(),
+                limit: self.limits.max_message_size,
+            });
+        }
+        let mut pos = 0;
+        // Section 7.5: CRLFs before the start line are ignored.
+        while matches!(b.get(pos), Some(b'\r' | b'\n')) {
+            pos += 1;
+        }
+        if pos >= b.len() {
+            return Err(ParseError::Empty);
+        }
+        let msg_start = pos;
+        // Header section first: find the lines, join folds.
+        let line_end = |from: usize| -> Option<(usize, usize)> {
+            // (end of content, start of next line); bare LF tolerated as mature stacks
+            // do.
+            let nl = from + memchr::memchr(b'\n', b.get(from..)?)?;
+            let end = if nl > from && b.get(nl - 1) == Some(&b'\r') {
+                nl - 1
+            } else {
+                nl
+            };
+            Some((end, nl + 1))
+        };
+        let (sl_end, mut next) = line_end(pos).ok_or(ParseError::Unterminated)?;
+        if sl_end - pos > self.limits.max_line_length {
+            return Err(ParseError::LineTooLong {
+                offset: pos,
+                limit: self.limits.max_line_length,
+            });
+        }
+        let mut headers: Vec<Entry> = Vec::with_capacity(16);
+        let body_start;
+        loop {
+            let (end, after) = line_end(next).ok_or(ParseError::Unterminated)?;
+            if end == next {
+                body_start = after;
+                break;
+            }
+            let first = b[next];
+            if first == b' ' || first == b'\t' {
+                // A fold: the previous header's value runs on.
+                let last = headers.last_mut().ok_or(ParseError::StartLine {
+                    offset: next,
+                    reason: "a continuation line comes before any header field",
+                })?;
+                let trimmed = trim_end(b, next, end);
+                if trimmed > next {
+                    if last.value.start == last.value.end {
+                        last.value.start = skip_sp(b, next, end) as u32;
+                    }
+                    last.value.end = trimmed as u32;
+                }
+                if end - last.raw_name.start as usize > self.limits.max_line_length {
+                    return Err(ParseError::LineTooLong {
+                        offset: last.raw_name.start as usize,
+                        limit: self.limits.max_line_length,
+                    });
+                }
+                next = after;
+                continue;
+            }
+            if end - next > self.limits.max_line_length {
+                return Err(ParseError::LineTooLong {
+                    offset: next,
+                    limit: self.limits.max_line_length,
+                });
+            }
+            if headers.len() >= self.limits.max_headers {
+                return Err(ParseError::TooManyHeaders {
+                    limit: self.limits.max_headers,
+                });
+            }
+            let line = &b[next..end];
+            let colon = memchr::memchr(b':', line).ok_or_else(|| {
+                ParseError::header(
+                    &String::from_utf8_lossy(line.get(..line.len().min(40)).unwrap_or_default()),
+                    next,
+                    "header line without ':'",
+                )
+            })?;
+            // HCOLON = *( SP / HTAB ) ":" SWS
+            let mut name_end = next + colon;
+            while name_end > next && matches!(b[name_end - 1], b' ' | b'\t') {
+                name_end -= 1;
+            }
+            let raw_name = &b[next..name_end];
+            if !scan::all(raw_name, scan::TOKEN) {
+                return Err(ParseError::header(
+                    &String::from_utf8_lossy(raw_name),
+                    next,
+                    "header name is not a token",
+                ));
+            }
+            let v0 = skip_sp(b, next + colon + 1, end);
+            let v1 = trim_end(b, v0, end);
+            headers.push(Entry {
+                name: HeaderName::from_bytes(raw_name),
+                raw_name: Span::new(next, name_end),
+                value: Span::new(v0, v1),
+            });
+            next = after;
+        }
+        // Everything up to the body is text (section 7.3.1 TEXT-UTF8).
+        let head = &b[msg_start..body_start];
+        if !head.is_ascii() {
+            if let Err(e) = std::str::from_utf8(head) {
+                return Err(ParseError::NotUtf8 {
+                    offset: msg_start + e.valid_up_to(),
+                });
+            }
+        }
+        let (start, version) = self.start_line(msg_start, sl_end)?;
+
+        // Typed validation of every known header.
+        let mut index = Index::default();
+        let mut content_length: Option<u32> = None;
+        for (i, e) in headers.iter().enumerate() {
+            let i = i as u16;
+            let base = e.value.start as usize;
+            let value = std::str::from_utf8(&b[e.value.range()]).unwrap_or("");
+            let label = |e: &Entry| -> String {
+                if e.name == HeaderName::Other {
+                    String::from_utf8_lossy(&b[e.raw_name.range()]).into_owned()
+                } else {
+                    e.name.as_str().to_string()
+                }
+            };
+            let slot = match e.name {
+                HeaderName::Via => &mut index.via,
+                HeaderName::From => &mut index.from,
+                HeaderName::To => &mut index.to,
+                HeaderName::CallId => &mut index.call_id,
+                HeaderName::CSeq => &mut index.cseq,
+                HeaderName::MaxForwards => &mut index.max_forwards,
+                HeaderName::ContentLength => &mut index.content_length,
+                _ => &mut None,
+            };
+            if slot.is_none() {
+                *slot = Some(i);
+            }
+            if e.name == HeaderName::ContentLength {
+                let n = headers::parse_number(value, u64::from(u32::MAX))
+                    .map_err(|f| hdr_err("Content-Length", f, base))?
+                    as u32;
+                if content_length.is_some() {
+                    // RFC 4475 3.3.9: the framing is ambiguous, whatever the values.
+                    return Err(ParseError::header(
+                        "Content-Length",
+                        base,
+                        "Content-Length appears more than once",
+                    ));
+                }
+                content_length = Some(n);
+                continue;
+            }
+            check_value(e.name, value).map_err(|f| hdr_err(&label(e), f, base))?;
+        }
+
+        let available = b.len() - body_start;
+        let body_end = match content_length {
+            Some(n) => {
+                let n = n as usize;
+                if n > available {
+                    return Err(ParseError::BodyTruncated {
+                        declared: n,
+                        available,
+                    });
+                }
+                body_start + n
+            }
+            None => b.len(),
+        };
+        if body_end - msg_start > self.limits.max_message_size {
+            return Err(ParseError::TooLarge {
+                size: body_end - msg_start,
+                limit: self.limits.max_message_size,
+            });
+        }
+        Ok(Parsed {
+            whole: Span::new(msg_start, body_end),
+            start,
+            version,
+            headers,
+            body: Span::new(body_start, body_end),
+            index,
+            content_length,
+        })
+    }
+
+    fn start_line(&self, s: usize, e: usize) -> Result<(Start, Span), ParseError> {
+        let b = self.b;
+        let line = &b[s..e];
+        let bad = |off: usize, reason| ParseError::StartLine {
+            offset: s + off,
+            reason,
+        };
+        if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
+            // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+            let sp = memchr::memchr(b' ', line).ok_or(bad(0, "status line without a status code"))?;
+            let ver = &line[..sp];
+            check_version(ver).map_err(|r| bad(0, r))?;
+            let code = line.get(sp + 1..sp + 4).unwrap_or_default();
+            if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
+                return Err(bad(sp + 1, "status code must be three digits"));
+            }
+            let code_n = u16::from(code[0] - b'0') * 100
+                + u16::from(code[1] - b'0') * 10
+                + u16::from(code[2] - b'0');
+            if !(100..=699).contains(&code_n) {
+                return Err(bad(sp + 1, "status code must be from 100 to 699"));
+            }
+            let reason = match line.get(sp + 4) {
+                // The SP before an empty reason is sometimes left out; tolerated, as
+                // mature stacks do.
+                None => Span::new(e, e),
+                Some(b' ') => Span::new(s + sp + 5, e),
+                Some(_) => return Err(bad(sp + 4, "status code must be three digits")),
+            };
+            if let Some(p) = b[reason.range()]
+                .iter()
+                .position(|&c| c < 0x20 && c != b'\t')
+            {
+                return Err(bad(reason.start as usize - s + p, "control character in reason phrase"));
+            }
+            return Ok((Start::Response { code: code_n, reason }, Span::new(s, s + sp)));
+        }
+        // Request-Line = Method SP Request-URI SP SIP-Version: exactly one SP each
+        // (RFC 4475 3.1.2.8-3.1.2.10 are rejected).
+        let sp1 = memchr::memchr(b' ', line).ok_or(bad(0, "request line without a Request-URI"))?;
+        let method = &line[..sp1];
+        if !scan::all(method, scan::TOKEN) {
+            return Err(bad(0, "method is not a token"));
+        }
+        let rest = &line[sp1 + 1..];
+        let sp2 = memchr::memchr(b' ', rest).ok_or(bad(sp1 + 1, "request line without a SIP-Version"))?;
+        let uri = &rest[..sp2];
+        let ver = &rest[sp2 + 1..];
+        if uri.is_empty() {
+            return Err(bad(sp1 + 1, "Request-URI is missing (or separated by more than one SP)"));
+        }
+        let uri_off = sp1 + 1;
+        let uri_str = std::str::from_utf8(uri).map_err(|_| bad(uri_off, "Request-URI is not text"))?;
+        Uri::parse(uri_str).map_err(|f| bad(uri_off + f.offset, f.reason))?;
+        let ver_off = uri_off + sp2 + 1;
+        check_version(ver).map_err(|r| bad(ver_off, r))?;
+        Ok((
+            Start::Request {
+                method: Span::new(s, s + sp1),
+                uri: Span::new(s + uri_off, s + uri_off + uri.len()),
+            },
+            Span::new(s + ver_off, e),
+        ))
+    }
+}
+
+/// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT. Versions other than 2.0 parse; the
+/// element answers 505 ([`Message::validate`]).
+fn check_version(v: &[u8]) -> Result<(), &'static str> {
+    let ok = v.len() >= 7 && v[..4].eq_ignore_ascii_case(b"SIP/") && {
+        let num = &v[4..];
+        match memchr::memchr(b'.', num) {
+            Some(d) => {
+                d > 0
+                    && d + 1 < num.len()
+                    && num[..d].iter().all(u8::is_ascii_digit)
+                    && num[d + 1..].iter().all(u8::is_ascii_digit)
+            }
+            None => false,
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err("invalid SIP-Version (expected SIP/2.0, separated by exactly one SP)")
+    }
+}
+
+#[inline]
+fn skip_sp(b: &[u8], mut i: usize, end: usize) -> usize {
+    while i < end && matches!(b[i], b' ' | b'\t') {
+        i += 1;
+    }
+    i
+}
+
+#[inline]
+fn trim_end(b: &[u8], start: usize, mut end: usize) -> usize {
+    while end > start && matches!(b[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    end
+}
+
+/// Validate a header value by its type. Unknown headers are kept as they are.
+fn check_value(name: HeaderName, v: &str) -> Result<(), FieldError> {
+    use HeaderName as H;
+    match name {
+        H::Via => each(v, false, |x| Via::parse(x).map(drop)),
+        H::From | H::To => single_name_addr(v),
+        H::Contact => {
+            let mut n = 0;
+            let mut star = false;
+            each(v, false, |x| {
+                n += 1;
+                let c = Contact::parse(x)?;
+                star |= c == Contact::Star;
+                Ok(())
+            })?;
+            if star && n > 1 {
+                return Err(FieldError::new(0, "Contact '*' must be the only value"));
+            }
+            Ok(())
+        }
+        H::Route | H::RecordRoute | H::Path | H::ServiceRoute => {
+            each(v, false, |x| parse_route(x).map(drop))
+        }
+        H::CallId => headers::parse_call_id(v).map(drop),
+        H::CSeq => CSeq::parse(v).map(drop),
+        H::MaxForwards => headers::parse_number(v, 255).map(drop),
+        H::ContentType => MediaType::parse(v).map(drop),
+        H::Accept => each(v, true, |x| MediaType::parse(x).map(drop)),
+        H::Expires | H::MinExpires => headers::parse_delta_seconds(v).map(drop),
+        H::Authorization | H::ProxyAuthorization | H::WwwAuthenticate | H::ProxyAuthenticate => {
+            Auth::parse(v).map(drop)
+        }
+        H::Require | H::ProxyRequire | H::Unsupported => {
+            each(v, false, |x| headers::parse_token(x).map(drop))
+        }
+        H::Supported | H::Allow | H::AllowEvents => {
+            each(v, true, |x| headers::parse_token(x).map(drop))
+        }
+        H::RetryAfter => RetryAfter::parse(v).map(drop),
+        H::Timestamp => Timestamp::parse(v).map(drop),
+        H::Date => headers::parse_date(v).map(drop),
+        H::Warning => each(v, false, |x| Warning::parse(x).map(drop)),
+        _ => Ok(()),
+    }
+}
+
+/// Run `f` on each element of a comma-separated list, with offsets shifted to the
+/// whole value. `may_be_empty`: the whole value may be empty (Supported, Allow,
+/// Accept); single empty elements are never allowed.
+fn each(
+    v: &str,
+    may_be_empty: bool,
+    mut f: impl FnMut(&str) -> Result<(), FieldError>,
+) -> Result<(), FieldError> {
+    if v.is_empty() {
+        return if may_be_empty {
+            Ok(())
+        } else {
+            Err(FieldError::new(0, "value is empty"))
+        };
+    }
+    for item in ListSplit::new(v) {
+        let (off, s) = item.map_err(|o| FieldError::new(o, "unterminated quoted string or '<'"))?;
+        if scan::trim(s).is_empty() {
+            return Err(FieldError::new(off, "empty element in a comma-separated list"));
+        }
+        f(s).map_err(|e| e.shift(off))?;
+    }
+    Ok(())
+}
+
+fn single_name_addr(v: &str) -> Result<(), FieldError> {
+    match NameAddr::parse(v) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            // Tell "two addresses" apart from "one bad address" (RFC 4475 3.3.8).
+            let parts: Vec<_> = ListSplit::new(v).collect();
+            if parts.len() > 1
+                && parts
+                    .iter()
+                    .all(|p| matches!(p, Ok((_, s)) if NameAddr::parse(s).is_ok()))
+            {
+                Err(FieldError::new(0, "only one address is allowed"))
+            } else {
+                Err(e)
+            }
+        }
+    }
+}

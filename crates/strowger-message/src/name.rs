@@ -1,0 +1,234 @@
+//! Header field names: the fields of RFC 3261 section 20 and the extensions a SIP
+//! element meets every day, with their compact forms (section 7.3.3 and the IANA
+//! registry). Names compare case-insensitively (section 7.3.1).
+
+macro_rules! header_names {
+    ($( $variant:ident = $canon:literal $(, $compact:literal)? ;)*) => {
+        /// A known header field name. Anything else is [`HeaderName::Other`] and kept
+        /// as written.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum HeaderName {
+            $( $variant, )*
+            /// A header field we have no type for; compare by its text.
+            Other,
+        }
+
+        impl HeaderName {
+            /// The canonical spelling, as Strowger writes it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( HeaderName::$variant => $canon, )*
+                    HeaderName::Other => "",
+                }
+            }
+
+            /// The compact form of section 7.3.3, if the field has one.
+            pub fn compact(self) -> Option<char> {
+                match self {
+                    $( $( HeaderName::$variant => Some($compact), )? )*
+                    _ => None,
+                }
+            }
+
+            /// All known names, for tests and tools.
+            pub const ALL: &'static [HeaderName] = &[ $( HeaderName::$variant, )* ];
+
+            #[inline]
+            fn lookup_long(name: &[u8]) -> HeaderName {
+                $( if name.eq_ignore_ascii_case($canon.as_bytes()) { return HeaderName::$variant; } )*
+                HeaderName::Other
+            }
+
+            #[inline]
+            fn lookup_compact(c: u8) -> HeaderName {
+                match c.to_ascii_lowercase() {
+                    $( $( x if x == $compact as u8 => HeaderName::$variant, )? )*
+                    _ => HeaderName::Other,
+                }
+            }
+        }
+    };
+}
+
+header_names! {
+    Accept = "Accept";
+    AcceptContact = "Accept-Contact", 'a';
+    AcceptEncoding = "Accept-Encoding";
+    AcceptLanguage = "Accept-Language";
+    AlertInfo = "Alert-Info";
+    Allow = "Allow";
+    AllowEvents = "Allow-Events", 'u';
+    AuthenticationInfo = "Authentication-Info";
+    Authorization = "Authorization";
+    CallId = "Call-ID", 'i';
+    CallInfo = "Call-Info";
+    Contact = "Contact", 'm';
+    ContentDisposition = "Content-Disposition";
+    ContentEncoding = "Content-Encoding", 'e';
+    ContentLanguage = "Content-Language";
+    ContentLength = "Content-Length", 'l';
+    ContentType = "Content-Type", 'c';
+    CSeq = "CSeq";
+    Date = "Date";
+    ErrorInfo = "Error-Info";
+    Event = "Event", 'o';
+    Expires = "Expires";
+    From = "From", 'f';
+    Identity = "Identity", 'y';
+    InReplyTo = "In-Reply-To";
+    MaxForwards = "Max-Forwards";
+    MimeVersion = "MIME-Version";
+    MinExpires = "Min-Expires";
+    Organization = "Organization";
+    Path = "Path";
+    Priority = "Priority";
+    ProxyAuthenticate = "Proxy-Authenticate";
+    ProxyAuthorization = "Proxy-Authorization";
+    ProxyRequire = "Proxy-Require";
+    RAck = "RAck";
+    Reason = "Reason";
+    RecordRoute = "Record-Route";
+    ReferTo = "Refer-To", 'r';
+    ReferredBy = "Referred-By", 'b';
+    RejectContact = "Reject-Contact", 'j';
+    ReplyTo = "Reply-To";
+    RequestDisposition = "Request-Disposition", 'd';
+    Require = "Require";
+    RetryAfter = "Retry-After";
+    Route = "Route";
+    RSeq = "RSeq";
+    Server = "Server";
+    ServiceRoute = "Service-Route";
+    SessionExpires = "Session-Expires", 'x';
+    Subject = "Subject", 's';
+    SubscriptionState = "Subscription-State";
+    Supported = "Supported", 'k';
+    Timestamp = "Timestamp";
+    To = "To", 't';
+    Unsupported = "Unsupported";
+    UserAgent = "User-Agent";
+    Via = "Via", 'v';
+    Warning = "Warning";
+    WwwAuthenticate = "WWW-Authenticate";
+}
+
+impl HeaderName {
+    /// Classify a header field name as written on the wire.
+    #[inline]
+    pub fn from_bytes(name: &[u8]) -> HeaderName {
+        match name.len() {
+            1 => Self::lookup_compact(name[0]),
+            // Fast paths for the fields of every message.
+            3 if name.eq_ignore_ascii_case(b"Via") => HeaderName::Via,
+            2 if name.eq_ignore_ascii_case(b"To") => HeaderName::To,
+            4 if name.eq_ignore_ascii_case(b"From") => HeaderName::From,
+            4 if name.eq_ignore_ascii_case(b"CSeq") => HeaderName::CSeq,
+            7 if name.eq_ignore_ascii_case(b"Call-ID") => HeaderName::CallId,
+            7 if name.eq_ignore_ascii_case(b"Contact") => HeaderName::Contact,
+            _ => Self::lookup_long(name),
+        }
+    }
+
+    /// Classify a header field name given as text.
+    pub fn parse(name: &str) -> HeaderName {
+        Self::from_bytes(name.as_bytes())
+    }
+
+    /// Fields that carry a comma-separated list and may be split or combined across
+    /// lines (section 7.3.1). Authorization-style fields and fields whose values hold
+    /// commas (dates, for instance) are not lists.
+    pub fn is_list(self) -> bool {
+        use HeaderName::*;
+        matches!(
+            self,
+            Accept
+                | AcceptContact
+                | AcceptEncoding
+                | AcceptLanguage
+                | AlertInfo
+                | Allow
+                | AllowEvents
+                | CallInfo
+                | Contact
+                | ContentEncoding
+                | ContentLanguage
+                | ErrorInfo
+                | InReplyTo
+                | Path
+                | ProxyRequire
+                | Reason
+                | RecordRoute
+                | RejectContact
+                | RequestDisposition
+                | Require
+                | Route
+                | ServiceRoute
+                | Supported
+                | Unsupported
+                | Via
+                | Warning
+        )
+    }
+
+    /// Fields that may appear only once with a single value.
+    pub fn is_single(self) -> bool {
+        use HeaderName::*;
+        matches!(
+            self,
+            CallId
+                | ContentLength
+                | ContentType
+                | CSeq
+                | Date
+                | Expires
+                | From
+                | MaxForwards
+                | MimeVersion
+                | MinExpires
+                | RetryAfter
+                | Timestamp
+                | To
+                | RAck
+                | RSeq
+                | SessionExpires
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_forms_rfc3261_7_3_3() {
+        for (c, n) in [
+            ("i", HeaderName::CallId),
+            ("m", HeaderName::Contact),
+            ("e", HeaderName::ContentEncoding),
+            ("l", HeaderName::ContentLength),
+            ("c", HeaderName::ContentType),
+            ("f", HeaderName::From),
+            ("s", HeaderName::Subject),
+            ("k", HeaderName::Supported),
+            ("t", HeaderName::To),
+            ("V", HeaderName::Via),
+            ("o", HeaderName::Event),
+            ("u", HeaderName::AllowEvents),
+            ("r", HeaderName::ReferTo),
+        ] {
+            assert_eq!(HeaderName::parse(c), n, "{c}");
+        }
+        assert_eq!(HeaderName::parse("z"), HeaderName::Other);
+    }
+
+    #[test]
+    fn names_are_case_insensitive_rfc3261_7_3_1() {
+        assert_eq!(HeaderName::parse("MaX-fOrWaRdS"), HeaderName::MaxForwards);
+        assert_eq!(HeaderName::parse("call-id"), HeaderName::CallId);
+        assert_eq!(HeaderName::parse("C%6Fntact"), HeaderName::Other);
+        for n in HeaderName::ALL {
+            assert_eq!(HeaderName::parse(&n.as_str().to_ascii_uppercase()), *n);
+        }
+    }
+}

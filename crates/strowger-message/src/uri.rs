@@ -1,0 +1,678 @@
+//! URIs: `sip:` and `sips:` (RFC 3261 section 19.1), `tel:` (RFC 3966), and any other
+//! absolute URI, kept as written.
+//!
+//! A [`Uri`] borrows the text it was parsed from; `Display` writes it back unchanged.
+//! Equality is the comparison of section 19.1.4 (and RFC 3966 section 4 for `tel:`),
+//! not a byte comparison: use [`Uri::as_str`] for that.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::error::FieldError;
+use crate::params::{validate_uri_params, Params};
+use crate::scan::{self, unescape, HNVCHAR, HOSTCHAR, PASSWORD, SCHEME, URIC, USER};
+
+/// A parsed URI.
+#[derive(Debug, Clone, Copy)]
+pub enum Uri<'a> {
+    Sip(SipUri<'a>),
+    Tel(TelUri<'a>),
+    /// Any other absolute URI (RFC 3261 `absoluteURI`): kept as written.
+    Other { scheme: &'a str, raw: &'a str },
+}
+
+/// A `sip:` or `sips:` URI.
+#[derive(Debug, Clone, Copy)]
+pub struct SipUri<'a> {
+    raw: &'a str,
+    /// `sips:` rather than `sip:`.
+    pub secure: bool,
+    pub user: Option<&'a str>,
+    pub password: Option<&'a str>,
+    pub host: Host<'a>,
+    pub port: Option<u16>,
+    pub params: Params<'a>,
+    /// The header part after `?`, without the `?`.
+    pub headers: Option<&'a str>,
+}
+
+/// The host of a SIP URI or of a Via sent-by.
+#[derive(Debug, Clone, Copy)]
+pub enum Host<'a> {
+    Name(&'a str),
+    V4(Ipv4Addr),
+    /// An IPv6 reference; the text is what was written between the brackets.
+    V6(Ipv6Addr, &'a str),
+}
+
+/// A `tel:` URI (RFC 3966).
+#[derive(Debug, Clone, Copy)]
+pub struct TelUri<'a> {
+    raw: &'a str,
+    /// The number as written, with visual separators; starts with `+` when global.
+    pub number: &'a str,
+    pub params: Params<'a>,
+}
+
+impl<'a> Uri<'a> {
+    /// Parse a URI as it appears in a Request-URI or between `<` and `>`.
+    pub fn parse(s: &'a str) -> Result<Self, FieldError> {
+        let b = s.as_bytes();
+        let colon = memchr::memchr(b':', b).ok_or(FieldError::new(0, "URI has no scheme"))?;
+        let scheme = &s[..colon];
+        if scheme.is_empty()
+            || !b[0].is_ascii_alphabetic()
+            || !scan::all(scheme.as_bytes(), SCHEME)
+        {
+            return Err(FieldError::new(0, "invalid URI scheme"));
+        }
+        let rest = &s[colon + 1..];
+        if scheme.eq_ignore_ascii_case("sip") {
+            SipUri::parse_rest(s, rest, false, colon + 1).map(Uri::Sip)
+        } else if scheme.eq_ignore_ascii_case("sips") {
+            SipUri::parse_rest(s, rest, true, colon + 1).map(Uri::Sip)
+        } else if scheme.eq_ignore_ascii_case("tel") {
+            TelUri::parse_rest(s, rest, colon + 1).map(Uri::Tel)
+        } else {
+            if rest.is_empty() {
+                return Err(FieldError::new(colon + 1, "URI is empty after the scheme"));
+            }
+            // absoluteURI = scheme ":" ( hier-part / opaque-part ); both are made of
+            // uric characters (RFC 2396), "#" excluded.
+            if let Some(p) = rest.bytes().position(|c| !scan::is(c, URIC)) {
+                return Err(FieldError::new(colon + 1 + p, "invalid character in URI"));
+            }
+            if !scan::valid_escapes(rest.as_bytes()) {
+                return Err(FieldError::new(colon + 1, "invalid % escape in URI"));
+            }
+            Ok(Uri::Other { scheme, raw: s })
+        }
+    }
+
+    /// The URI exactly as written.
+    pub fn as_str(&self) -> &'a str {
+        match self {
+            Uri::Sip(u) => u.raw,
+            Uri::Tel(t) => t.raw,
+            Uri::Other { raw, .. } => raw,
+        }
+    }
+
+    /// The scheme as written (`sip`, `sips`, `tel`, ...).
+    pub fn scheme(&self) -> &'a str {
+        let s = self.as_str();
+        s.split(':').next().unwrap_or(s)
+    }
+
+    pub fn as_sip(&self) -> Option<&SipUri<'a>> {
+        match self {
+            Uri::Sip(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// True for `sip:` and `sips:` URIs.
+    pub fn is_sip(&self) -> bool {
+        matches!(self, Uri::Sip(_))
+    }
+}
+
+impl fmt::Display for Uri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq for Uri<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Uri::Sip(a), Uri::Sip(b)) => a == b,
+            (Uri::Tel(a), Uri::Tel(b)) => a == b,
+            (Uri::Other { raw: a, .. }, Uri::Other { raw: b, .. }) => {
+                // RFC 3986 6.2.2: scheme case-insensitive, escapes normalised.
+                let (sa, ra) = a.split_once(':').unwrap_or((a, ""));
+                let (sb, rb) = b.split_once(':').unwrap_or((b, ""));
+                sa.eq_ignore_ascii_case(sb) && unescape(ra) == unescape(rb)
+            }
+            _ => false,
+        }
+    }
+}
+
+impl<'a> SipUri<'a> {
+    /// Parse a `sip:` or `sips:` URI.
+    pub fn parse(s: &'a str) -> Result<Self, FieldError> {
+        match Uri::parse(s)? {
+            Uri::Sip(u) => Ok(u),
+            _ => Err(FieldError::new(0, "not a sip: or sips: URI")),
+        }
+    }
+
+    fn parse_rest(
+        raw: &'a str,
+        rest: &'a str,
+        secure: bool,
+        base: usize,
+    ) -> Result<Self, FieldError> {
+        let b = rest.as_bytes();
+        // Neither uri-parameters nor headers may hold a raw '@' (section 25.1), so the
+        // first '@' ends the userinfo; the user part itself may hold ';' and '?'
+        // (RFC 4475 3.1.1.9).
+        let (user, password, mut i) = match memchr::memchr(b'@', b) {
+            Some(at) => {
+                let userinfo = &rest[..at];
+                let (user, password) = match userinfo.split_once(':') {
+                    Some((u, p)) => (u, Some(p)),
+                    None => (userinfo, None),
+                };
+                if !scan::all(user.as_bytes(), USER) || !scan::valid_escapes(user.as_bytes()) {
+                    return Err(FieldError::new(base, "invalid user part in URI"));
+                }
+                if let Some(p) = password {
+                    if !p.bytes().all(|c| scan::is(c, PASSWORD))
+                        || !scan::valid_escapes(p.as_bytes())
+                    {
+                        return Err(FieldError::new(base, "invalid password in URI"));
+                    }
+                }
+                (Some(user), password, at + 1)
+            }
+            None => (None, None, 0),
+        };
+        let (host, end) = parse_host(rest, i).map_err(|e| e.shift(base))?;
+        i = end;
+        let mut port = None;
+        if b.get(i) == Some(&b':') {
+            let p0 = i + 1;
+            let mut j = p0;
+            while b.get(j).is_some_and(u8::is_ascii_digit) {
+                j += 1;
+            }
+            port = Some(parse_port(&b[p0..j]).ok_or(FieldError::new(base + p0, "invalid port"))?);
+            i = j;
+        }
+        let mut params = Params::EMPTY_URI;
+        if b.get(i) == Some(&b';') {
+            let p0 = i + 1;
+            let end = memchr::memchr(b'?', &b[p0..]).map_or(b.len(), |q| p0 + q);
+            let text = &rest[p0..end];
+            validate_uri_params(text).map_err(|e| e.shift(base + p0))?;
+            params = Params::uri(text);
+            i = end;
+        }
+        let mut headers = None;
+        if b.get(i) == Some(&b'?') {
+            let h0 = i + 1;
+            let text = &rest[h0..];
+            validate_uri_headers(text).map_err(|e| e.shift(base + h0))?;
+            headers = Some(text);
+            i = b.len();
+        }
+        if i != b.len() {
+            return Err(FieldError::new(base + i, "unexpected character in URI"));
+        }
+        Ok(SipUri {
+            raw,
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers,
+        })
+    }
+
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    /// The `transport` URI parameter.
+    pub fn transport(&self) -> Option<&'a str> {
+        self.params.value("transport")
+    }
+
+    /// The `maddr` URI parameter.
+    pub fn maddr(&self) -> Option<&'a str> {
+        self.params.value("maddr")
+    }
+
+    /// True when the `lr` parameter is present (loose routing, section 19.1.1).
+    pub fn lr(&self) -> bool {
+        self.params.contains("lr")
+    }
+
+    /// The user part with escapes decoded (RFC 4475 3.1.1.3, 3.1.1.4).
+    pub fn user_unescaped(&self) -> Option<Cow<'a, [u8]>> {
+        self.user.map(unescape)
+    }
+
+    /// The address of record form of this URI (section 10.3 step 5): scheme, user and
+    /// host(:port), with parameters and headers dropped and the user unescaped where
+    /// the result stays printable; the host is lowercased.
+    pub fn aor(&self) -> String {
+        let mut s = String::with_capacity(self.raw.len());
+        s.push_str(if self.secure { "sips:" } else { "sip:" });
+        if let Some(u) = self.user {
+            s.push_str(u);
+            s.push('@');
+        }
+        match self.host {
+            Host::Name(n) => s.push_str(&n.to_ascii_lowercase()),
+            Host::V4(a) => s.push_str(&a.to_string()),
+            Host::V6(a, _) => {
+                s.push('[');
+                s.push_str(&a.to_string());
+                s.push(']');
+            }
+        }
+        if let Some(p) = self.port {
+            s.push(':');
+            s.push_str(&p.to_string());
+        }
+        s
+    }
+}
+
+impl fmt::Display for SipUri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.raw)
+    }
+}
+
+/// Parameters whose presence in one URI alone makes two URIs differ (19.1.4).
+const SIGNIFICANT: [&str; 5] = ["user", "ttl", "method", "maddr", "transport"];
+
+fn eq_escaped_ci(a: &str, b: &str) -> bool {
+    unescape(a).eq_ignore_ascii_case(&unescape(b))
+}
+
+impl PartialEq for SipUri<'_> {
+    /// URI comparison of RFC 3261 section 19.1.4.
+    fn eq(&self, o: &Self) -> bool {
+        if self.secure != o.secure || self.port != o.port || self.host != o.host {
+            return false;
+        }
+        // userinfo: case-sensitive, escapes decoded.
+        if self.user.map(unescape) != o.user.map(unescape)
+            || self.password.map(unescape) != o.password.map(unescape)
+        {
+            return false;
+        }
+        for p in self.params.iter() {
+            match o.params.get(p.name) {
+                Some(q) => match (p.value, q.value) {
+                    (Some(a), Some(b)) if eq_escaped_ci(a, b) => {}
+                    (None, None) => {}
+                    _ => return false,
+                },
+                None if SIGNIFICANT.iter().any(|n| n.eq_ignore_ascii_case(p.name)) => {
+                    return false
+                }
+                None => {}
+            }
+        }
+        for q in o.params.iter() {
+            if self.params.get(q.name).is_none()
+                && SIGNIFICANT.iter().any(|n| n.eq_ignore_ascii_case(q.name))
+            {
+                return false;
+            }
+        }
+        // Headers are never ignored: the same set on both sides.
+        let ha: Vec<_> = uri_headers(self.headers).collect();
+        let hb: Vec<_> = uri_headers(o.headers).collect();
+        ha.len() == hb.len()
+            && ha.iter().all(|(n, v)| {
+                hb.iter()
+                    .any(|(m, w)| eq_escaped_ci(n, m) && unescape(v) == unescape(w))
+            })
+    }
+}
+
+fn uri_headers(h: Option<&str>) -> impl Iterator<Item = (&str, &str)> {
+    h.unwrap_or("")
+        .split('&')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split_once('=').unwrap_or((s, "")))
+}
+
+fn validate_uri_headers(s: &str) -> Result<(), FieldError> {
+    let mut off = 0;
+    for h in s.split('&') {
+        let (n, v) = h
+            .split_once('=')
+            .ok_or(FieldError::new(off, "URI header without '='"))?;
+        if !scan::all(n.as_bytes(), HNVCHAR)
+            || !v.bytes().all(|c| scan::is(c, HNVCHAR))
+            || !scan::valid_escapes(h.as_bytes())
+        {
+            return Err(FieldError::new(off, "invalid character in URI header"));
+        }
+        off += h.len() + 1;
+    }
+    Ok(())
+}
+
+fn parse_port(d: &[u8]) -> Option<u16> {
+    if d.is_empty() || d.len() > 5 {
+        return None;
+    }
+    scan::parse_u32(d).and_then(|v| u16::try_from(v).ok())
+}
+
+/// Parse `host` at `s[i..]`: an IPv6 reference, an IPv4 address or a host name. Returns
+/// the host and the index after it.
+pub(crate) fn parse_host(s: &str, i: usize) -> Result<(Host<'_>, usize), FieldError> {
+    let b = s.as_bytes();
+    if b.get(i) == Some(&b'[') {
+        let close = memchr::memchr(b']', b.get(i..).unwrap_or_default())
+            .map(|p| i + p)
+            .ok_or(FieldError::new(i, "IPv6 reference without ']'"))?;
+        let inner = &s[i + 1..close];
+        let addr = parse_ipv6(inner).ok_or(FieldError::new(i, "invalid IPv6 address"))?;
+        return Ok((Host::V6(addr, inner), close + 1));
+    }
+    let mut j = i;
+    while b.get(j).is_some_and(|&c| scan::is(c, HOSTCHAR)) {
+        j += 1;
+    }
+    let name = &s[i..j];
+    if name.is_empty() {
+        return Err(FieldError::new(i, "host is missing"));
+    }
+    Ok((host_from_name(name).map_err(|r| FieldError::new(i, r))?, j))
+}
+
+pub(crate) fn host_from_name(name: &str) -> Result<Host<'_>, &'static str> {
+    let b = name.as_bytes();
+    if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
+        return name
+            .parse::<Ipv4Addr>()
+            .map(Host::V4)
+            .map_err(|_| "invalid IPv4 address");
+    }
+    // hostname = *( domainlabel "." ) toplabel [ "." ]; labels do not start or end
+    // with '-'.
+    let trimmed = name.strip_suffix('.').unwrap_or(name);
+    for label in trimmed.split('.') {
+        if label.is_empty() || label.starts_with('-') || label.ends_with('-') {
+            return Err("invalid host name");
+        }
+    }
+    Ok(Host::Name(name))
+}
+
+/// Parse an IPv6 address. Tolerates the `:::` of RFC 3261's ABNF bug (RFC 5118 section
+/// 4.10) by reading it as `::`, as robust implementations do.
+pub(crate) fn parse_ipv6(s: &str) -> Option<Ipv6Addr> {
+    if let Ok(a) = s.parse::<Ipv6Addr>() {
+        return Some(a);
+    }
+    if s.contains(":::") {
+        return s.replacen(":::", "::", 1).parse().ok();
+    }
+    None
+}
+
+impl<'a> Host<'a> {
+    /// The IP address when the host is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Host::Name(_) => None,
+            Host::V4(a) => Some(IpAddr::V4(*a)),
+            Host::V6(a, _) => Some(IpAddr::V6(*a)),
+        }
+    }
+}
+
+impl PartialEq for Host<'_> {
+    fn eq(&self, o: &Self) -> bool {
+        match (self, o) {
+            (Host::Name(a), Host::Name(b)) => a.eq_ignore_ascii_case(b),
+            (Host::V4(a), Host::V4(b)) => a == b,
+            (Host::V6(a, _), Host::V6(b, _)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Host<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Name(n) => f.write_str(n),
+            Host::V4(a) => write!(f, "{a}"),
+            Host::V6(_, raw) => write!(f, "[{raw}]"),
+        }
+    }
+}
+
+impl<'a> TelUri<'a> {
+    fn parse_rest(raw: &'a str, rest: &'a str, base: usize) -> Result<Self, FieldError> {
+        let (number, params) = match rest.find(';') {
+            Some(p) => (&rest[..p], Some(&rest[p + 1..])),
+            None => (rest, None),
+        };
+        let digits = number.strip_prefix('+');
+        let body = digits.unwrap_or(number);
+        if body.is_empty() || !body.bytes().all(|c| scan::is(c, scan::TELCHAR) && c != b'+') {
+            return Err(FieldError::new(base, "invalid telephone number"));
+        }
+        let significant = body.bytes().filter(|c| !is_visual(*c));
+        if digits.is_some() {
+            // global-number-digits: digits and visual separators only.
+            if !body.bytes().all(|c| c.is_ascii_digit() || is_visual(c))
+                || significant.clone().count() == 0
+            {
+                return Err(FieldError::new(base, "invalid global telephone number"));
+            }
+        }
+        let params = match params {
+            Some(p) => {
+                validate_uri_params(p).map_err(|e| e.shift(base + number.len() + 1))?;
+                Params::uri(p)
+            }
+            None => Params::EMPTY_URI,
+        };
+        // RFC 3966 5.1.5: a local number needs a phone-context.
+        if digits.is_none() && !params.contains("phone-context") {
+            return Err(FieldError::new(base, "local telephone number without phone-context"));
+        }
+        Ok(TelUri { raw, number, params })
+    }
+
+    pub fn as_str(&self) -> &'a str {
+        self.raw
+    }
+
+    pub fn is_global(&self) -> bool {
+        self.number.starts_with('+')
+    }
+
+    /// The number without visual separators (RFC 3966 section 5.1.1).
+    pub fn digits(&self) -> String {
+        self.number
+            .bytes()
+            .filter(|c| !is_visual(*c))
+            .map(|c| c.to_ascii_uppercase() as char)
+            .collect()
+    }
+}
+
+fn is_visual(c: u8) -> bool {
+    matches!(c, b'-' | b'.' | b'(' | b')')
+}
+
+impl PartialEq for TelUri<'_> {
+    /// RFC 3966 section 4: numbers compared without visual separators; parameters
+    /// compared by name regardless of order, values case-insensitively.
+    fn eq(&self, o: &Self) -> bool {
+        if self.digits() != o.digits() || self.params.len() != o.params.len() {
+            return false;
+        }
+        self.params.iter().all(|p| {
+            o.params.get(p.name).is_some_and(|q| match (p.value, q.value) {
+                (Some(a), Some(b)) => {
+                    // phone-context digits compare without separators too.
+                    let strip = |s: &str| -> String {
+                        s.bytes()
+                            .filter(|c| !is_visual(*c))
+                            .map(|c| c.to_ascii_lowercase() as char)
+                            .collect()
+                    };
+                    strip(&String::from_utf8_lossy(&unescape(a)))
+                        == strip(&String::from_utf8_lossy(&unescape(b)))
+                }
+                (None, None) => true,
+                _ => false,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(s: &str) -> Uri<'_> {
+        Uri::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn sip_uri_components_rfc3261_19_1_1() {
+        let Uri::Sip(x) = u("sips:alice:secret@[2001:db8::10]:5061;transport=tcp;lr?subject=x%20y&priority=urgent") else {
+            panic!()
+        };
+        assert!(x.secure);
+        assert_eq!(x.user, Some("alice"));
+        assert_eq!(x.password, Some("secret"));
+        assert_eq!(x.host.ip(), Some("2001:db8::10".parse().unwrap()));
+        assert_eq!(x.port, Some(5061));
+        assert_eq!(x.transport(), Some("tcp"));
+        assert!(x.lr());
+        assert_eq!(x.headers, Some("subject=x%20y&priority=urgent"));
+    }
+
+    #[test]
+    fn semicolon_in_user_part_belongs_to_user_rfc4475_3_1_1_9() {
+        let Uri::Sip(x) = u("sip:user;par=u%40example.net@example.com") else { panic!() };
+        assert_eq!(x.user, Some("user;par=u%40example.net"));
+        assert_eq!(&*x.user_unescaped().unwrap(), b"user;par=u@example.net");
+        assert_eq!(x.host, Host::Name("example.com"));
+        assert!(x.params.is_empty());
+    }
+
+    #[test]
+    fn ipv6_without_brackets_is_rejected_rfc5118_4_2() {
+        assert!(Uri::parse("sip:2001:db8::10").is_err());
+    }
+
+    #[test]
+    fn ipv6_port_inside_brackets_is_part_of_address_rfc5118_4_3() {
+        let Uri::Sip(x) = u("sip:[2001:db8::10:5070]") else { panic!() };
+        assert_eq!(x.port, None);
+        assert_eq!(x.host.ip(), Some("2001:db8::10:5070".parse().unwrap()));
+        let Uri::Sip(y) = u("sip:[2001:db8::10]:5070") else { panic!() };
+        assert_eq!(y.port, Some(5070));
+    }
+
+    #[test]
+    fn three_colon_ipv6_is_tolerated_rfc5118_4_10() {
+        let Uri::Sip(x) = u("sip:[2001:db8:::192.0.2.1]") else { panic!() };
+        assert_eq!(x.host.ip(), Some("2001:db8::192.0.2.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn equal_uris_rfc3261_19_1_4() {
+        let pairs = [
+            ("sip:%61lice@atlanta.com;transport=TCP", "sip:alice@AtLanTa.CoM;Transport=tcp"),
+            ("sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5"),
+            ("sip:carol@chicago.com", "sip:carol@chicago.com;security=on"),
+            ("sip:carol@chicago.com;newparam=5", "sip:carol@chicago.com;security=on"),
+            (
+                "sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
+                "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com",
+            ),
+            (
+                "sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+                "sip:alice@atlanta.com?priority=urgent&subject=project%20x",
+            ),
+        ];
+        for (a, b) in pairs {
+            assert_eq!(u(a), u(b), "{a} == {b}");
+            assert_eq!(u(b), u(a), "{b} == {a}");
+        }
+    }
+
+    #[test]
+    fn unequal_uris_rfc3261_19_1_4() {
+        let pairs = [
+            ("SIP:ALICE@AtLanTa.CoM;Transport=udp", "sip:alice@AtLanTa.CoM;Transport=UDP"),
+            ("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"),
+            ("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp"),
+            ("sip:bob@biloxi.com", "sip:bob@biloxi.com:6000;transport=tcp"),
+            ("sip:carol@chicago.com", "sip:carol@chicago.com?Subject=next%20meeting"),
+            ("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"),
+            ("sip:carol@chicago.com;newparam=5", "sip:carol@chicago.com;newparam=6"),
+            ("sip:alice@pc33.atlanta.com", "sip:alice@atlanta.com"),
+            ("sip:alice@atlanta.com", "sips:alice@atlanta.com"),
+        ];
+        for (a, b) in pairs {
+            assert_ne!(u(a), u(b), "{a} != {b}");
+            assert_ne!(u(b), u(a), "{b} != {a}");
+        }
+    }
+
+    #[test]
+    fn escaped_value_is_not_unescaped_twice_rfc4475_3_1_1_3() {
+        // value%41 decodes to valueA; value%2541 decodes to value%41, not valueA.
+        assert_eq!(u("sip:a@h;p=value%41"), u("sip:a@h;p=valueA"));
+        assert_ne!(u("sip:a@h;p=value%2541"), u("sip:a@h;p=valueA"));
+    }
+
+    #[test]
+    fn tel_uri_rfc3966() {
+        let Uri::Tel(t) = u("tel:+1-201-555-0123") else { panic!() };
+        assert!(t.is_global());
+        assert_eq!(t.digits(), "+12015550123");
+        assert_eq!(u("tel:+1-201-555-0123"), u("tel:+1.201.555.0123"));
+        assert_eq!(
+            u("tel:7042;phone-context=example.com"),
+            u("tel:7042;PHONE-CONTEXT=Example.COM")
+        );
+        assert_ne!(u("tel:+12015550123"), u("tel:+12015550124"));
+        assert!(Uri::parse("tel:7042").is_err(), "local number needs phone-context");
+        assert!(Uri::parse("tel:+").is_err());
+    }
+
+    #[test]
+    fn other_schemes_are_kept_rfc4475_3_3_2() {
+        let x = u("nobodyKnowsThisScheme:totallyopaquecontent");
+        assert!(matches!(x, Uri::Other { scheme: "nobodyKnowsThisScheme", .. }));
+        assert_eq!(u("soap.beep://192.0.2.103:3002").scheme(), "soap.beep");
+        assert!(Uri::parse("<sip:a@b>").is_err());
+        assert!(Uri::parse("http:").is_err());
+    }
+
+    #[test]
+    fn bad_sip_uris_are_rejected() {
+        for s in [
+            "sip:",
+            "sip:@host",
+            "sip:a@",
+            "sip:a@host:99999",
+            "sip:a@host:",
+            "sip:a@host;;lr",
+            "sip:a@host;lr=",
+            "sip:a b@host",
+            "sip:a@host?x",
+            "sip:a@-host",
+            "sip:a@host extra",
+            "sip:a@256.1.1.1",
+            "sip:a%4@host",
+        ] {
+            assert!(Uri::parse(s).is_err(), "{s} should be rejected");
+        }
+    }
+}
