@@ -39,6 +39,7 @@ mod name;
 mod params;
 mod scan;
 pub mod uri;
+mod write;
 
 pub use builder::{default_reason, new_branch_suffix, new_call_id, new_tag, RequestBuilder, ResponseBuilder};
 pub use error::{FieldError, ParseError};
@@ -50,6 +51,7 @@ pub use name::HeaderName;
 pub use params::{Param, Params};
 pub use scan::unescape;
 pub use uri::{Host, SipUri, TelUri, Uri};
+pub use write::unfold;
 
 /// The magic cookie that starts every RFC 3261 branch (section 8.1.1.7).
 pub const MAGIC_COOKIE: &str = "z9hG4bK";

@@ -23,12 +23,23 @@ enum Kind {
 
 /// A validated parameter list. For URIs the text is exactly as on the wire; for header
 /// fields white space around `;` and `=` is skipped when iterating.
-#[derive(Clone, Copy, PartialEq, Eq)]
+///
+/// Equality compares the parameters in order (names and values as written, white
+/// space ignored); URI equality of section 19.1.4 is [`crate::Uri`]'s.
+#[derive(Clone, Copy)]
 pub struct Params<'a> {
     /// Text after the first `;`, or empty.
     raw: &'a str,
     kind: Kind,
 }
+
+impl PartialEq for Params<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Params<'_> {}
 
 impl std::fmt::Debug for Params<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,0 +1,35 @@
+//! `strowger`: one command line for the Strowger SIP system.
+//!
+//! Subcommands so far: `parse` (a SIP message linter).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod lint;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "strowger",
+    version,
+    about = "Strowger: a SIP system (RFC 3261) — parser, user agent and server",
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Parse one SIP message and print its structure; exit 0 when it is well-formed and
+    /// complete, 1 (with the reason on stderr) when it is not.
+    Parse(lint::ParseArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Parse(args) => lint::run(&args),
+    }
+}
