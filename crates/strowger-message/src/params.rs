@@ -89,9 +89,15 @@ impl<'a> Params<'a> {
     }
 
     /// The parameter named `name` (case-insensitive, as RFC 3261 section 7.3.1 says of
-    /// parameter names).
+    /// parameter names). URI parameter names are compared with their escapes decoded:
+    /// `%6C%72` is `lr` (section 19.1.4, RFC 4475 3.1.1.3).
     pub fn get(&self, name: &str) -> Option<Param<'a>> {
-        self.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+        self.iter().find(|p| {
+            p.name.eq_ignore_ascii_case(name)
+                || (self.kind == Kind::Uri
+                    && (p.name.contains('%') || name.contains('%'))
+                    && scan::unescape(p.name).eq_ignore_ascii_case(&scan::unescape(name)))
+        })
     }
 
     /// The value of the parameter named `name`; `None` when absent or valueless.
@@ -306,5 +312,15 @@ mod tests {
         assert!(validate_uri_params("lr;;x").is_err());
         assert!(validate_uri_params("a b").is_err());
         assert!(validate_uri_params("x=%4").is_err());
+    }
+
+    #[test]
+    fn uri_param_names_match_unescaped_rfc4475_3_1_1_3() {
+        let p = Params::uri("%6C%72;n%61me=v%61lue%25%34%31");
+        assert!(p.contains("lr"));
+        assert_eq!(p.value("NAME"), Some("v%61lue%25%34%31"));
+        assert_eq!(Params::uri("lr").get("%6c%72").map(|x| x.name), Some("lr"));
+        // Header parameters carry no escapes.
+        assert!(!Params::header("%6C%72").contains("lr"));
     }
 }

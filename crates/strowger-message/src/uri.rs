@@ -284,6 +284,14 @@ impl fmt::Display for SipUri<'_> {
 /// Parameters whose presence in one URI alone makes two URIs differ (19.1.4).
 const SIGNIFICANT: [&str; 5] = ["user", "ttl", "method", "maddr", "transport"];
 
+/// Whether a parameter name (escapes decoded) is one of [`SIGNIFICANT`].
+fn is_significant(name: &str) -> bool {
+    let n = unescape(name);
+    SIGNIFICANT
+        .iter()
+        .any(|s| n.eq_ignore_ascii_case(s.as_bytes()))
+}
+
 fn eq_escaped_ci(a: &str, b: &str) -> bool {
     unescape(a).eq_ignore_ascii_case(&unescape(b))
 }
@@ -307,16 +315,12 @@ impl PartialEq for SipUri<'_> {
                     (None, None) => {}
                     _ => return false,
                 },
-                None if SIGNIFICANT.iter().any(|n| n.eq_ignore_ascii_case(p.name)) => {
-                    return false
-                }
+                None if is_significant(p.name) => return false,
                 None => {}
             }
         }
         for q in o.params.iter() {
-            if self.params.get(q.name).is_none()
-                && SIGNIFICANT.iter().any(|n| n.eq_ignore_ascii_case(q.name))
-            {
+            if self.params.get(q.name).is_none() && is_significant(q.name) {
                 return false;
             }
         }
@@ -629,6 +633,17 @@ mod tests {
         // value%41 decodes to valueA; value%2541 decodes to value%41, not valueA.
         assert_eq!(u("sip:a@h;p=value%41"), u("sip:a@h;p=valueA"));
         assert_ne!(u("sip:a@h;p=value%2541"), u("sip:a@h;p=valueA"));
+    }
+
+    #[test]
+    fn escaped_param_names_compare_unescaped_rfc4475_3_1_1_3() {
+        // n%61me is name: the values are compared, and value%41 is not valueA.
+        let c = "sip:caller@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31";
+        assert_eq!(u(c), u("sip:caller@host5.example.net;lr;name=value%2541"));
+        assert_ne!(u(c), u("sip:caller@host5.example.net;lr;name=valueA"));
+        // An escaped transport is still a parameter that must match (19.1.4).
+        assert_ne!(u("sip:a@h;%74ransport=tcp"), u("sip:a@h"));
+        assert_ne!(u("sip:a@h"), u("sip:a@h;%74ransport=tcp"));
     }
 
     #[test]
