@@ -7,7 +7,13 @@ fn main() {
             let bytes = std::fs::read(format!("tests/data/{dir}/{}.dat", f[0])).unwrap();
             let r = Message::parse(bytes).and_then(|m| m.validate().map(|_| m));
             let ok = r.is_ok() == (f[2] == "valid");
-            println!("{} {:24} {:8} {:?}", if ok { "  " } else { "XX" }, f[0], f[2], r.err().map(|e| e.to_string()));
+            println!(
+                "{} {:24} {:8} {:?}",
+                if ok { "  " } else { "XX" },
+                f[0],
+                f[2],
+                r.err().map(|e| e.to_string())
+            );
         }
     }
 }

@@ -364,7 +364,10 @@ Content-Length: 0\r\n\r\n"[..],
     #[test]
     fn response_copies_vias_in_order_and_adds_to_tag_rfc3261_8_2_6_2() {
         let req = invite();
-        let r = ResponseBuilder::new(&req, 180).to_tag("abc").build().unwrap();
+        let r = ResponseBuilder::new(&req, 180)
+            .to_tag("abc")
+            .build()
+            .unwrap();
         let vias: Vec<_> = r.vias().map(|v| v.branch().unwrap().to_string()).collect();
         assert_eq!(vias, ["z9hG4bK77ef4c2312983.1", "z9hG4bKnashds8"]);
         assert_eq!(r.to().unwrap().tag(), Some("abc"));

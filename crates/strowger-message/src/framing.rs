@@ -107,8 +107,14 @@ pub fn frame(buf: &[u8], limits: &Limits) -> Result<Frame, ParseError> {
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let a = s.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(s.len());
-    let b = s.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(a, |p| p + 1);
+    let a = s
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let b = s
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(a, |p| p + 1);
     s.get(a..b).unwrap_or_default()
 }
 
@@ -152,7 +158,11 @@ mod tests {
     #[test]
     fn negative_or_duplicate_content_length_breaks_framing_rfc4475_3_1_2_3() {
         assert!(frame(b"A sip:a SIP/2.0\r\nContent-Length: -999\r\n\r\n", &L).is_err());
-        assert!(frame(b"A sip:a SIP/2.0\r\nl: 5\r\nContent-Length: 13\r\n\r\nxxxxx", &L).is_err());
+        assert!(frame(
+            b"A sip:a SIP/2.0\r\nl: 5\r\nContent-Length: 13\r\n\r\nxxxxx",
+            &L
+        )
+        .is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use crate::error::FieldError;
 use crate::method::Method;
-use crate::params::{validate_header_params, Params};
+use crate::params::{scan_header_params, Params};
 use crate::scan::{self, is, skip_quoted, skip_ws, trim, TOKEN, WORD};
 use crate::uri::{self, Host, Uri};
 
@@ -28,16 +28,115 @@ fn token_end(b: &[u8], mut i: usize) -> usize {
 
 /// Params after an element: from `i` (white space allowed) to the end of `s`.
 fn trailing_params(s: &str, i: usize) -> Result<Params<'_>, FieldError> {
+    let (p, end) = params_until(s, i, false, &mut |_, _| Ok(()))?;
+    if end != s.len() {
+        return err(end, "unexpected text after the value");
+    }
+    Ok(p)
+}
+
+/// Params after an element of a list: from `i` (white space allowed) to the end of `s`
+/// or a `,`; `check` sees each parameter. Returns the params and where they stop.
+fn params_until<'a>(
+    s: &'a str,
+    i: usize,
+    list: bool,
+    check: &mut dyn FnMut(&'a str, Option<&'a str>) -> Result<(), &'static str>,
+) -> Result<(Params<'a>, usize), FieldError> {
     let b = s.as_bytes();
     let i = skip_ws(b, i);
+    match b.get(i) {
+        None => Ok((Params::EMPTY_HEADER, i)),
+        Some(b',') if list => Ok((Params::EMPTY_HEADER, i)),
+        Some(b';') => scan_header_params(s, i, list, check),
+        Some(_) => err(i, "unexpected text after the value"),
+    }
+}
+
+/// Parse a whole value with a prefix parser: nothing but white space may follow.
+#[inline]
+fn whole<'a, T>(
+    s: &'a str,
+    f: impl FnOnce(&'a str, usize, bool) -> Result<(T, usize), FieldError>,
+) -> Result<T, FieldError> {
+    let (v, end) = f(s, 0, false)?;
+    if end != s.len() {
+        return err(end, "unexpected text after the value");
+    }
+    Ok(v)
+}
+
+/// Run a prefix parser over a comma-separated list. `may_be_empty`: the whole value may
+/// be empty (Supported, Allow, Accept); single empty elements are never allowed.
+pub(crate) fn each_prefix<'a, T>(
+    s: &'a str,
+    may_be_empty: bool,
+    mut f: impl FnMut(&'a str, usize, bool) -> Result<(T, usize), FieldError>,
+) -> Result<usize, FieldError> {
+    let b = s.as_bytes();
+    let mut i = skip_ws(b, 0);
     if i >= b.len() {
-        return Ok(Params::EMPTY_HEADER);
+        return if may_be_empty {
+            Ok(0)
+        } else {
+            err(0, "value is empty")
+        };
     }
-    if b[i] != b';' {
-        return err(i, "unexpected text after the value");
+    let mut n = 0;
+    loop {
+        i = skip_ws(b, i);
+        if i >= b.len() || b[i] == b',' {
+            return err(i, "empty element in a comma-separated list");
+        }
+        let (_, end) = f(s, i, true)?;
+        n += 1;
+        match b.get(end) {
+            None => return Ok(n),
+            Some(b',') => i = end + 1,
+            Some(_) => return err(end, "unexpected text after a list element"),
+        }
     }
-    let first = validate_header_params(s, i)?;
-    Ok(Params::header(&s[first..]))
+}
+
+/// A prefix parser: parse one list element at an index, return it and where it ends.
+pub(crate) type PrefixParser<'a, T> = fn(&'a str, usize, bool) -> Result<(T, usize), FieldError>;
+
+/// Iterate the elements of a validated list with a prefix parser.
+pub(crate) struct PrefixList<'a, T> {
+    s: &'a str,
+    i: usize,
+    f: PrefixParser<'a, T>,
+}
+
+impl<'a, T> PrefixList<'a, T> {
+    pub(crate) fn new(s: &'a str, f: PrefixParser<'a, T>) -> Self {
+        PrefixList { s, i: 0, f }
+    }
+}
+
+impl<'a, T> Iterator for PrefixList<'a, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        let b = self.s.as_bytes();
+        let i = skip_ws(b, self.i);
+        if i >= b.len() {
+            return None;
+        }
+        match (self.f)(self.s, i, true) {
+            Ok((v, end)) => {
+                self.i = if b.get(end) == Some(&b',') {
+                    end + 1
+                } else {
+                    b.len()
+                };
+                Some(v)
+            }
+            Err(_) => {
+                self.i = b.len();
+                None
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------
@@ -56,8 +155,14 @@ pub struct Via<'a> {
 
 impl<'a> Via<'a> {
     pub fn parse(s: &'a str) -> Result<Self, FieldError> {
+        whole(s, Via::parse_prefix)
+    }
+
+    /// Parse one Via value at `s[i..]`; with `list`, stop at a `,` that starts the
+    /// next value. Returns the value and where it ends.
+    pub fn parse_prefix(s: &'a str, i: usize, list: bool) -> Result<(Self, usize), FieldError> {
         let b = s.as_bytes();
-        let mut i = skip_ws(b, 0);
+        let mut i = skip_ws(b, i);
         let p0 = i;
         i = token_end(b, i);
         let protocol = &s[p0..i];
@@ -106,55 +211,18 @@ impl<'a> Via<'a> {
             );
             i = d;
         }
-        let params = trailing_params(s, i)?;
-        let via = Via {
-            protocol,
-            version,
-            transport,
-            host,
-            port,
-            params,
-        };
-        via.check_params()?;
-        Ok(via)
-    }
-
-    fn check_params(&self) -> Result<(), FieldError> {
-        for p in self.params.iter() {
-            let name = p.name;
-            if name.eq_ignore_ascii_case("ttl") {
-                match p.value.and_then(|v| scan::parse_u32(v.as_bytes())) {
-                    Some(t) if t <= 255 => {}
-                    _ => return err(0, "ttl must be a number from 0 to 255"),
-                }
-            } else if name.eq_ignore_ascii_case("received") {
-                let v = p.value.ok_or(FieldError::new(0, "received without a value"))?;
-                // RFC 5118 4.5: tolerate brackets around an IPv6 received.
-                let v = v
-                    .strip_prefix('[')
-                    .and_then(|x| x.strip_suffix(']'))
-                    .unwrap_or(v);
-                if v.parse::<std::net::Ipv4Addr>().is_err() && uri::parse_ipv6(v).is_none() {
-                    return err(0, "received is not an IP address");
-                }
-            } else if name.eq_ignore_ascii_case("rport") {
-                if let Some(v) = p.value {
-                    if scan::parse_u32(v.as_bytes()).is_none_or(|x| x > 65535) {
-                        return err(0, "rport is not a port number");
-                    }
-                }
-            } else if name.eq_ignore_ascii_case("branch") {
-                if !p.value.is_some_and(scan::is_token) {
-                    return err(0, "branch must be a token");
-                }
-            } else if name.eq_ignore_ascii_case("maddr") {
-                let v = p.value.ok_or(FieldError::new(0, "maddr without a value"))?;
-                if uri::parse_host(v, 0).map(|(_, e)| e) != Ok(v.len()) {
-                    return err(0, "maddr is not a host");
-                }
-            }
-        }
-        Ok(())
+        let (params, end) = params_until(s, i, list, &mut check_via_param)?;
+        Ok((
+            Via {
+                protocol,
+                version,
+                transport,
+                host,
+                port,
+                params,
+            },
+            end,
+        ))
     }
 
     pub fn branch(&self) -> Option<&'a str> {
@@ -187,6 +255,51 @@ impl<'a> Via<'a> {
     }
 }
 
+/// The Via parameters with a grammar of their own (section 20.42, RFC 3581).
+fn check_via_param(name: &str, value: Option<&str>) -> Result<(), &'static str> {
+    match name.len() {
+        6 if name.eq_ignore_ascii_case("branch") && !value.is_some_and(scan::is_token) => {
+            return Err("branch must be a token");
+        }
+        3 if name.eq_ignore_ascii_case("ttl") => {
+            match value.and_then(|v| scan::parse_u32(v.as_bytes())) {
+                Some(t) if t <= 255 => {}
+                _ => return Err("ttl must be a number from 0 to 255"),
+            }
+        }
+        8 if name.eq_ignore_ascii_case("received") => {
+            let v = value.ok_or("received without a value")?;
+            // RFC 5118 4.5: tolerate brackets around an IPv6 received.
+            let v = v
+                .strip_prefix('[')
+                .and_then(|x| x.strip_suffix(']'))
+                .unwrap_or(v);
+            let ok = match uri::parse_host(v, 0) {
+                Ok((Host::V4(_), end)) => end == v.len(),
+                _ => uri::parse_ipv6(v).is_some(),
+            };
+            if !ok {
+                return Err("received is not an IP address");
+            }
+        }
+        5 if name.eq_ignore_ascii_case("rport") => {
+            if let Some(v) = value {
+                if scan::parse_u32(v.as_bytes()).is_none_or(|x| x > 65535) {
+                    return Err("rport is not a port number");
+                }
+            }
+        }
+        5 if name.eq_ignore_ascii_case("maddr") => {
+            let v = value.ok_or("maddr without a value")?;
+            if uri::parse_host(v, 0).map(|(_, e)| e) != Ok(v.len()) {
+                return Err("maddr is not a host");
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------
 // name-addr / addr-spec (From, To, Contact, Route, Record-Route, ...)
 
@@ -204,13 +317,28 @@ pub struct NameAddr<'a> {
 
 impl<'a> NameAddr<'a> {
     pub fn parse(s: &'a str) -> Result<Self, FieldError> {
+        whole(s, NameAddr::parse_prefix)
+    }
+
+    /// Parse one name-addr or addr-spec with its parameters at `s[i..]`; with `list`,
+    /// stop at a `,` that starts the next value.
+    pub fn parse_prefix(s: &'a str, i: usize, list: bool) -> Result<(Self, usize), FieldError> {
+        Self::parse_checked(s, i, list, &mut |_, _| Ok(()))
+    }
+
+    fn parse_checked(
+        s: &'a str,
+        i: usize,
+        list: bool,
+        check: &mut dyn FnMut(&'a str, Option<&'a str>) -> Result<(), &'static str>,
+    ) -> Result<(Self, usize), FieldError> {
         let b = s.as_bytes();
-        let start = skip_ws(b, 0);
+        let start = skip_ws(b, i);
         let mut i = start;
         let mut display = None;
         let lt = if b.get(i) == Some(&b'"') {
-            let end = skip_quoted(b, i)
-                .ok_or(FieldError::new(i, "unterminated quoted display name"))?;
+            let end =
+                skip_quoted(b, i).ok_or(FieldError::new(i, "unterminated quoted display name"))?;
             display = Some(&s[i..end]);
             i = skip_ws(b, end);
             if b.get(i) != Some(&b'<') {
@@ -218,44 +346,66 @@ impl<'a> NameAddr<'a> {
             }
             Some(i)
         } else {
-            // Tokens then '<', or an addr-spec. The URI of an addr-spec cannot hold '<'.
-            match memchr::memchr(b'<', b) {
-                Some(lt) => {
-                    let d = trim(&s[i..lt]);
-                    if !d.is_empty() {
-                        // display-name = *(token LWS)
-                        if let Some(p) = d.bytes().position(|c| !is(c, TOKEN) && !scan::is_ws(c)) {
-                            return err(i + p, "invalid character in display name (quote it)");
-                        }
-                        display = Some(d);
-                    }
-                    Some(lt)
+            // display-name = *(token LWS) before '<'; anything else is an addr-spec,
+            // whose scheme ends at a ':' that is not a token character.
+            let mut j = i;
+            let mut last = i;
+            while let Some(&c) = b.get(j) {
+                if is(c, TOKEN) {
+                    j += 1;
+                    last = j;
+                } else if scan::is_ws(c) {
+                    j += 1;
+                } else {
+                    break;
                 }
-                None => None,
+            }
+            match b.get(j) {
+                Some(b'<') => {
+                    if last > i {
+                        display = Some(&s[i..last]);
+                    }
+                    Some(j)
+                }
+                Some(b':') if display.is_none() && last == j => None,
+                Some(b'"') | Some(b',') | Some(b'\\') | Some(b'@') | Some(b';') if last > i => {
+                    return err(j, "invalid character in display name (quote it)")
+                }
+                _ => None,
             }
         };
         match lt {
             Some(lt) => {
-                let gt = memchr::memchr(b'>', &b[lt..])
-                    .map(|p| lt + p)
-                    .ok_or(FieldError::new(lt, "'<' without '>'"))?;
+                let mut gt = lt + 1;
+                while b.get(gt).is_some_and(|&c| c != b'>') {
+                    gt += 1;
+                }
+                if gt >= b.len() {
+                    return err(lt, "'<' without '>'");
+                }
                 let uri = Uri::parse(&s[lt + 1..gt]).map_err(|e| e.shift(lt + 1))?;
-                let params = trailing_params(s, gt + 1)?;
-                Ok(NameAddr {
-                    display,
-                    uri,
-                    params,
-                    bracketed: true,
-                })
+                let (params, end) = params_until(s, gt + 1, list, check)?;
+                Ok((
+                    NameAddr {
+                        display,
+                        uri,
+                        params,
+                        bracketed: true,
+                    },
+                    end,
+                ))
             }
             None => {
                 // addr-spec: section 20.10, a URI with ',', '?' or ';' must be
-                // bracketed, so the URI ends at the first ';' or white space and all
-                // parameters after it are header parameters.
+                // bracketed, so the URI ends at the first ';', ',' or white space and
+                // all parameters after it are header parameters.
                 let mut j = i;
                 while let Some(&c) = b.get(j) {
-                    if c == b';' || scan::is_ws(c) {
+                    if c == b';' || c == b',' || scan::is_ws(c) {
                         break;
+                    }
+                    if c == b'?' {
+                        return err(j, "a URI with '?' must be enclosed in '<' and '>'");
                     }
                     j += 1;
                 }
@@ -263,17 +413,17 @@ impl<'a> NameAddr<'a> {
                 if text.is_empty() {
                     return err(i, "address is missing");
                 }
-                if text.contains('?') {
-                    return err(i, "a URI with '?' must be enclosed in '<' and '>'");
-                }
                 let uri = Uri::parse(text).map_err(|e| e.shift(i))?;
-                let params = trailing_params(s, j)?;
-                Ok(NameAddr {
-                    display: None,
-                    uri,
-                    params,
-                    bracketed: false,
-                })
+                let (params, end) = params_until(s, j, list, check)?;
+                Ok((
+                    NameAddr {
+                        display: None,
+                        uri,
+                        params,
+                        bracketed: false,
+                    },
+                    end,
+                ))
             }
         }
     }
@@ -320,22 +470,34 @@ pub enum Contact<'a> {
 
 impl<'a> Contact<'a> {
     pub fn parse(s: &'a str) -> Result<Self, FieldError> {
-        if trim(s) == "*" {
-            return Ok(Contact::Star);
-        }
-        let a = NameAddr::parse(s)?;
-        for p in a.params.iter() {
-            if p.name.eq_ignore_ascii_case("q") {
-                if !p.value.is_some_and(valid_qvalue) {
-                    return err(0, "q must be a qvalue from 0 to 1");
-                }
-            } else if p.name.eq_ignore_ascii_case("expires")
-                && scan::parse_u64_saturating(p.value.unwrap_or("").as_bytes()).is_none()
-            {
-                return err(0, "expires must be a number of seconds");
+        whole(s, Contact::parse_prefix)
+    }
+
+    /// Parse one Contact value at `s[i..]`; with `list`, stop at the `,` before the next.
+    pub fn parse_prefix(s: &'a str, i: usize, list: bool) -> Result<(Self, usize), FieldError> {
+        let b = s.as_bytes();
+        let j = skip_ws(b, i);
+        if b.get(j) == Some(&b'*') {
+            let end = skip_ws(b, j + 1);
+            if end == b.len() || (list && b.get(end) == Some(&b',')) {
+                return Ok((Contact::Star, end));
             }
         }
-        Ok(Contact::Addr(a))
+        let (a, end) = NameAddr::parse_checked(s, i, list, &mut |name, value| {
+            match name.len() {
+                1 if name.eq_ignore_ascii_case("q") && !value.is_some_and(valid_qvalue) => {
+                    return Err("q must be a qvalue from 0 to 1");
+                }
+                7 if name.eq_ignore_ascii_case("expires")
+                    && scan::parse_u64_saturating(value.unwrap_or("").as_bytes()).is_none() =>
+                {
+                    return Err("expires must be a number of seconds");
+                }
+                _ => {}
+            }
+            Ok(())
+        })?;
+        Ok((Contact::Addr(a), end))
     }
 
     /// The `expires` parameter, saturated at 2^32-1 (RFC 4475 3.1.2.4 lets an overlarge
@@ -381,11 +543,20 @@ fn qvalue_thousandths(v: &str) -> u16 {
 
 /// Route, Record-Route, Path, Service-Route: always a name-addr (20.30, 20.34).
 pub fn parse_route(s: &str) -> Result<NameAddr<'_>, FieldError> {
-    let a = NameAddr::parse(s)?;
+    whole(s, parse_route_prefix)
+}
+
+/// One route value at `s[i..]` (see [`parse_route`]).
+pub fn parse_route_prefix(
+    s: &str,
+    i: usize,
+    list: bool,
+) -> Result<(NameAddr<'_>, usize), FieldError> {
+    let (a, end) = NameAddr::parse_prefix(s, i, list)?;
     if !a.bracketed {
-        return err(0, "the route URI must be enclosed in '<' and '>'");
+        return err(i, "the route URI must be enclosed in '<' and '>'");
     }
-    Ok(a)
+    Ok((a, end))
 }
 
 // ---------------------------------------------------------------------------------
@@ -400,6 +571,17 @@ pub struct CSeq<'a> {
 
 impl<'a> CSeq<'a> {
     pub fn parse(s: &'a str) -> Result<Self, FieldError> {
+        let (seq, method) = cseq_parts(s)?;
+        Ok(CSeq {
+            seq,
+            method: Method::from_token(method),
+        })
+    }
+}
+
+/// The number and the method token of a CSeq value.
+pub(crate) fn cseq_parts(s: &str) -> Result<(u32, &str), FieldError> {
+    {
         let b = s.as_bytes();
         let d0 = skip_ws(b, 0);
         let mut i = d0;
@@ -422,10 +604,7 @@ impl<'a> CSeq<'a> {
         if skip_ws(b, m1) != b.len() {
             return err(m1, "unexpected text after the method");
         }
-        Ok(CSeq {
-            seq,
-            method: Method::from_token(&s[m0..m1]),
-        })
+        Ok((seq, &s[m0..m1]))
     }
 }
 
@@ -510,6 +689,17 @@ pub fn parse_token(s: &str) -> Result<&str, FieldError> {
     Ok(t)
 }
 
+/// One token of a token list at `s[i..]` (Require, Supported, Allow, ...).
+pub fn parse_token_prefix(s: &str, i: usize, _list: bool) -> Result<(&str, usize), FieldError> {
+    let b = s.as_bytes();
+    let t0 = skip_ws(b, i);
+    let t1 = token_end(b, t0);
+    if t1 == t0 {
+        return err(t0, "expected a token");
+    }
+    Ok((&s[t0..t1], skip_ws(b, t1)))
+}
+
 /// Retry-After (20.33): `delta-seconds [ comment ] *( SEMI retry-param )`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryAfter<'a> {
@@ -574,13 +764,15 @@ pub struct Timestamp<'a> {
 impl<'a> Timestamp<'a> {
     pub fn parse(s: &'a str) -> Result<Self, FieldError> {
         let t = trim(s);
-        let (value, delay) = match t.find(|c: char| c == ' ' || c == '\t' || c == '\r') {
+        let (value, delay) = match t.find([' ', '\t', '\r']) {
             Some(p) => (&t[..p], Some(trim(&t[p..]))),
             None => (t, None),
         };
         let number = |x: &str| {
             let (a, f) = x.split_once('.').unwrap_or((x, ""));
-            !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && f.bytes().all(|c| c.is_ascii_digit())
+            !a.is_empty()
+                && a.bytes().all(|c| c.is_ascii_digit())
+                && f.bytes().all(|c| c.is_ascii_digit())
         };
         let delay_ok = delay.is_none_or(|d| {
             let (a, f) = d.split_once('.').unwrap_or((d, ""));
@@ -758,7 +950,10 @@ impl<'a> Iterator for AuthParams<'a> {
         } else {
             let v0 = i;
             // token, plus '/' and '=' seen in real nonces and in token68-style values.
-            while b.get(i).is_some_and(|&c| is(c, TOKEN) || c == b'/' || c == b'=') {
+            while b
+                .get(i)
+                .is_some_and(|&c| is(c, TOKEN) || c == b'/' || c == b'=')
+            {
                 i += 1;
             }
             if i == v0 {
@@ -787,7 +982,10 @@ mod tests {
         assert_eq!(v.host, Host::V4("192.0.2.2".parse().unwrap()));
         assert_eq!(v.branch(), Some("390skdjuw"));
         assert!(!v.has_magic_cookie());
-        let v = Via::parse("  SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8  ").unwrap();
+        let v = Via::parse(
+            "  SIP  / 2.0  / TCP     spindle.example.com   ;\r\n  branch  =   z9hG4bK9ikj8  ",
+        )
+        .unwrap();
         assert_eq!(v.transport, "TCP");
         assert_eq!(v.host, Host::Name("spindle.example.com"));
         assert_eq!(v.branch(), Some("z9hG4bK9ikj8"));
@@ -811,11 +1009,15 @@ mod tests {
 
     #[test]
     fn name_addr_forms_rfc3261_20_10() {
-        let a = NameAddr::parse(r#" "J Rosenberg \\\""       <sip:jdrosen@example.com>  ;  tag = 98asjd8"#).unwrap();
+        let a = NameAddr::parse(
+            r#" "J Rosenberg \\\""       <sip:jdrosen@example.com>  ;  tag = 98asjd8"#,
+        )
+        .unwrap();
         assert_eq!(a.display_name().unwrap(), r#"J Rosenberg \""#);
         assert_eq!(a.tag(), Some("98asjd8"));
         // addr-spec: parameters belong to the header, not to the URI.
-        let a = NameAddr::parse("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n").unwrap();
+        let a =
+            NameAddr::parse("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n").unwrap();
         assert_eq!(a.tag(), Some("1918181833n"));
         assert!(a.uri.as_sip().unwrap().params.is_empty());
         let a = NameAddr::parse("sip:a@b;lr").unwrap();
@@ -856,7 +1058,10 @@ mod tests {
     fn cseq_rfc3261_20_16() {
         assert_eq!(
             CSeq::parse("0009\r\n  INVITE").unwrap(),
-            CSeq { seq: 9, method: Method::Invite }
+            CSeq {
+                seq: 9,
+                method: Method::Invite
+            }
         );
         assert!(CSeq::parse("36893488147419103232 INVITE").is_err());
         assert!(CSeq::parse("4294967296 INVITE").is_err());
@@ -868,7 +1073,10 @@ mod tests {
 
     #[test]
     fn call_id_is_word_at_word_rfc3261_20_8() {
-        assert_eq!(parse_call_id(" a84b4c76e66710@pc33.atlanta.com ").unwrap(), "a84b4c76e66710@pc33.atlanta.com");
+        assert_eq!(
+            parse_call_id(" a84b4c76e66710@pc33.atlanta.com ").unwrap(),
+            "a84b4c76e66710@pc33.atlanta.com"
+        );
         assert!(parse_call_id("a b").is_err());
         assert!(parse_call_id("").is_err());
         assert!(parse_call_id("a@b@c").is_err());

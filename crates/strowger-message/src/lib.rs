@@ -41,7 +41,9 @@ mod scan;
 pub mod uri;
 mod write;
 
-pub use builder::{default_reason, new_branch_suffix, new_call_id, new_tag, RequestBuilder, ResponseBuilder};
+pub use builder::{
+    default_reason, new_branch_suffix, new_call_id, new_tag, RequestBuilder, ResponseBuilder,
+};
 pub use error::{FieldError, ParseError};
 pub use framing::{frame, Frame};
 pub use headers::{Auth, CSeq, Contact, MediaType, NameAddr, RetryAfter, Timestamp, Via, Warning};

@@ -10,8 +10,8 @@ use bytes::Bytes;
 
 use crate::error::{FieldError, ParseError};
 use crate::headers::{
-    self, parse_route, Auth, CSeq, Contact, MediaType, NameAddr, RetryAfter, Timestamp, Via,
-    Warning,
+    self, each_prefix, parse_route_prefix, Auth, CSeq, Contact, MediaType, NameAddr, PrefixList,
+    RetryAfter, Timestamp, Via, Warning,
 };
 use crate::method::Method;
 use crate::name::HeaderName;
@@ -86,9 +86,19 @@ struct Index {
     content_length: Option<u16>,
 }
 
+/// Fields the transaction layer reads on every message, found while validating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Cache {
+    branch: Option<Span>,
+    from_tag: Option<Span>,
+    to_tag: Option<Span>,
+    cseq: Option<(u32, Span)>,
+}
+
 /// A SIP request or response.
 #[derive(Clone)]
 pub struct Message {
+    cache: Cache,
     buf: Bytes,
     /// The message within `buf`: leading CRLFs and trailing octets are outside.
     whole: Span,
@@ -155,6 +165,7 @@ impl Message {
     pub fn parse_with(input: impl Into<Bytes>, limits: &Limits) -> Result<Message, ParseError> {
         let buf: Bytes = input.into();
         Parser::new(&buf, limits).run().map(|p| Message {
+            cache: p.cache,
             whole: p.whole,
             start: p.start,
             version: p.version,
@@ -328,13 +339,13 @@ impl Message {
     /// The topmost Via value.
     pub fn top_via(&self) -> Option<Via<'_>> {
         let v = self.value_at(self.index.via)?;
-        let (_, first) = ListSplit::new(v).next()?.ok()?;
-        Via::parse(first).ok()
+        Via::parse_prefix(v, 0, true).ok().map(|(via, _)| via)
     }
 
     /// Every Via value, top first.
     pub fn vias(&self) -> impl Iterator<Item = Via<'_>> + '_ {
-        self.values(HeaderName::Via).filter_map(|v| Via::parse(v).ok())
+        self.get(HeaderName::Via)
+            .flat_map(|v| PrefixList::new(v, Via::parse_prefix))
     }
 
     pub fn from(&self) -> Option<NameAddr<'_>> {
@@ -350,7 +361,26 @@ impl Message {
     }
 
     pub fn cseq(&self) -> Option<CSeq<'_>> {
-        CSeq::parse(self.value_at(self.index.cseq)?).ok()
+        let (seq, method) = self.cache.cseq?;
+        Some(CSeq {
+            seq,
+            method: Method::from_token(self.text(method)),
+        })
+    }
+
+    /// The branch of the topmost Via (read while parsing; no re-parse).
+    pub fn top_via_branch(&self) -> Option<&str> {
+        self.cache.branch.map(|s| self.text(s))
+    }
+
+    /// The From tag (read while parsing; no re-parse).
+    pub fn from_tag(&self) -> Option<&str> {
+        self.cache.from_tag.map(|s| self.text(s))
+    }
+
+    /// The To tag (read while parsing; no re-parse).
+    pub fn to_tag(&self) -> Option<&str> {
+        self.cache.to_tag.map(|s| self.text(s))
     }
 
     pub fn max_forwards(&self) -> Option<u8> {
@@ -369,21 +399,23 @@ impl Message {
     }
 
     pub fn contacts(&self) -> impl Iterator<Item = Contact<'_>> + '_ {
-        self.values(HeaderName::Contact)
-            .filter_map(|v| Contact::parse(v).ok())
+        self.get(HeaderName::Contact)
+            .flat_map(|v| PrefixList::new(v, Contact::parse_prefix))
     }
 
     pub fn routes(&self) -> impl Iterator<Item = NameAddr<'_>> + '_ {
-        self.values(HeaderName::Route).filter_map(|v| parse_route(v).ok())
+        self.get(HeaderName::Route)
+            .flat_map(|v| PrefixList::new(v, parse_route_prefix))
     }
 
     pub fn record_routes(&self) -> impl Iterator<Item = NameAddr<'_>> + '_ {
-        self.values(HeaderName::RecordRoute)
-            .filter_map(|v| parse_route(v).ok())
+        self.get(HeaderName::RecordRoute)
+            .flat_map(|v| PrefixList::new(v, parse_route_prefix))
     }
 
     pub fn paths(&self) -> impl Iterator<Item = NameAddr<'_>> + '_ {
-        self.values(HeaderName::Path).filter_map(|v| parse_route(v).ok())
+        self.get(HeaderName::Path)
+            .flat_map(|v| PrefixList::new(v, parse_route_prefix))
     }
 
     pub fn expires(&self) -> Option<u32> {
@@ -495,6 +527,7 @@ struct Parser<'b> {
 }
 
 struct Parsed {
+    cache: Cache,
     whole: Span,
     start: Start,
     version: Span,
@@ -622,24 +655,26 @@ impl<'b> Parser<'b> {
             });
             next = after;
         }
-        // Everything up to the body is text (section 7.3.1 TEXT-UTF8).
-        let head = &b[msg_start..body_start];
-        if !head.is_ascii() {
-            if let Err(e) = std::str::from_utf8(head) {
+        // Everything up to the body is text (section 7.3.1 TEXT-UTF8): checked once, then
+        // every value is a slice of `head`.
+        let head = match std::str::from_utf8(&b[..body_start]) {
+            Ok(h) => h,
+            Err(e) => {
                 return Err(ParseError::NotUtf8 {
-                    offset: msg_start + e.valid_up_to(),
-                });
+                    offset: e.valid_up_to(),
+                })
             }
-        }
+        };
         let (start, version) = self.start_line(msg_start, sl_end)?;
 
         // Typed validation of every known header.
         let mut index = Index::default();
+        let mut cache = Cache::default();
         let mut content_length: Option<u32> = None;
         for (i, e) in headers.iter().enumerate() {
             let i = i as u16;
             let base = e.value.start as usize;
-            let value = std::str::from_utf8(&b[e.value.range()]).unwrap_or("");
+            let value = head.get(e.value.range()).unwrap_or("");
             let label = |e: &Entry| -> String {
                 if e.name == HeaderName::Other {
                     String::from_utf8_lossy(&b[e.raw_name.range()]).into_owned()
@@ -675,7 +710,38 @@ impl<'b> Parser<'b> {
                 content_length = Some(n);
                 continue;
             }
-            check_value(e.name, value).map_err(|f| hdr_err(&label(e), f, base))?;
+            // Where a slice of `head` lies in it (None for text not taken from it).
+            let span_of = |x: &str| {
+                let start = (x.as_ptr() as usize).checked_sub(head.as_ptr() as usize)?;
+                (start + x.len() <= head.len()).then(|| Span::new(start, start + x.len()))
+            };
+            let first = Some(i) == *slot;
+            match e.name {
+                HeaderName::Via if first => {
+                    let (via, end) =
+                        Via::parse_prefix(value, 0, true).map_err(|f| hdr_err("Via", f, base))?;
+                    cache.branch = via.branch().and_then(span_of);
+                    if end < value.len() {
+                        each_prefix(&value[end + 1..], false, Via::parse_prefix)
+                            .map_err(|f| hdr_err("Via", f.shift(end + 1), base))?;
+                    }
+                }
+                HeaderName::From | HeaderName::To if first => {
+                    let a = single_name_addr(value).map_err(|f| hdr_err(&label(e), f, base))?;
+                    let tag = a.tag().and_then(span_of);
+                    if e.name == HeaderName::From {
+                        cache.from_tag = tag;
+                    } else {
+                        cache.to_tag = tag;
+                    }
+                }
+                HeaderName::CSeq if first => {
+                    let (seq, method) =
+                        headers::cseq_parts(value).map_err(|f| hdr_err("CSeq", f, base))?;
+                    cache.cseq = span_of(method).map(|m| (seq, m));
+                }
+                _ => check_value(e.name, value).map_err(|f| hdr_err(&label(e), f, base))?,
+            }
         }
 
         let available = b.len() - body_start;
@@ -699,6 +765,7 @@ impl<'b> Parser<'b> {
             });
         }
         Ok(Parsed {
+            cache,
             whole: Span::new(msg_start, body_end),
             start,
             version,
@@ -718,7 +785,8 @@ impl<'b> Parser<'b> {
         };
         if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
             // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
-            let sp = memchr::memchr(b' ', line).ok_or(bad(0, "status line without a status code"))?;
+            let sp =
+                memchr::memchr(b' ', line).ok_or(bad(0, "status line without a status code"))?;
             let ver = &line[..sp];
             check_version(ver).map_err(|r| bad(0, r))?;
             let code = line.get(sp + 1..sp + 4).unwrap_or_default();
@@ -742,9 +810,18 @@ impl<'b> Parser<'b> {
                 .iter()
                 .position(|&c| c < 0x20 && c != b'\t')
             {
-                return Err(bad(reason.start as usize - s + p, "control character in reason phrase"));
+                return Err(bad(
+                    reason.start as usize - s + p,
+                    "control character in reason phrase",
+                ));
             }
-            return Ok((Start::Response { code: code_n, reason }, Span::new(s, s + sp)));
+            return Ok((
+                Start::Response {
+                    code: code_n,
+                    reason,
+                },
+                Span::new(s, s + sp),
+            ));
         }
         // Request-Line = Method SP Request-URI SP SIP-Version: exactly one SP each
         // (RFC 4475 3.1.2.8-3.1.2.10 are rejected).
@@ -754,14 +831,19 @@ impl<'b> Parser<'b> {
             return Err(bad(0, "method is not a token"));
         }
         let rest = &line[sp1 + 1..];
-        let sp2 = memchr::memchr(b' ', rest).ok_or(bad(sp1 + 1, "request line without a SIP-Version"))?;
+        let sp2 =
+            memchr::memchr(b' ', rest).ok_or(bad(sp1 + 1, "request line without a SIP-Version"))?;
         let uri = &rest[..sp2];
         let ver = &rest[sp2 + 1..];
         if uri.is_empty() {
-            return Err(bad(sp1 + 1, "Request-URI is missing (or separated by more than one SP)"));
+            return Err(bad(
+                sp1 + 1,
+                "Request-URI is missing (or separated by more than one SP)",
+            ));
         }
         let uri_off = sp1 + 1;
-        let uri_str = std::str::from_utf8(uri).map_err(|_| bad(uri_off, "Request-URI is not text"))?;
+        let uri_str =
+            std::str::from_utf8(uri).map_err(|_| bad(uri_off, "Request-URI is not text"))?;
         Uri::parse(uri_str).map_err(|f| bad(uri_off + f.offset, f.reason))?;
         let ver_off = uri_off + sp2 + 1;
         check_version(ver).map_err(|r| bad(ver_off, r))?;
@@ -817,16 +899,14 @@ fn trim_end(b: &[u8], start: usize, mut end: usize) -> usize {
 fn check_value(name: HeaderName, v: &str) -> Result<(), FieldError> {
     use HeaderName as H;
     match name {
-        H::Via => each(v, false, |x| Via::parse(x).map(drop)),
-        H::From | H::To => single_name_addr(v),
+        H::Via => each_prefix(v, false, Via::parse_prefix).map(drop),
+        H::From | H::To => single_name_addr(v).map(drop),
         H::Contact => {
-            let mut n = 0;
             let mut star = false;
-            each(v, false, |x| {
-                n += 1;
-                let c = Contact::parse(x)?;
+            let n = each_prefix(v, false, |s, i, l| {
+                let (c, end) = Contact::parse_prefix(s, i, l)?;
                 star |= c == Contact::Star;
-                Ok(())
+                Ok(((), end))
             })?;
             if star && n > 1 {
                 return Err(FieldError::new(0, "Contact '*' must be the only value"));
@@ -834,7 +914,7 @@ fn check_value(name: HeaderName, v: &str) -> Result<(), FieldError> {
             Ok(())
         }
         H::Route | H::RecordRoute | H::Path | H::ServiceRoute => {
-            each(v, false, |x| parse_route(x).map(drop))
+            each_prefix(v, false, headers::parse_route_prefix).map(drop)
         }
         H::CallId => headers::parse_call_id(v).map(drop),
         H::CSeq => CSeq::parse(v).map(drop),
@@ -846,10 +926,10 @@ fn check_value(name: HeaderName, v: &str) -> Result<(), FieldError> {
             Auth::parse(v).map(drop)
         }
         H::Require | H::ProxyRequire | H::Unsupported => {
-            each(v, false, |x| headers::parse_token(x).map(drop))
+            each_prefix(v, false, headers::parse_token_prefix).map(drop)
         }
         H::Supported | H::Allow | H::AllowEvents => {
-            each(v, true, |x| headers::parse_token(x).map(drop))
+            each_prefix(v, true, headers::parse_token_prefix).map(drop)
         }
         H::RetryAfter => RetryAfter::parse(v).map(drop),
         H::Timestamp => Timestamp::parse(v).map(drop),
@@ -859,9 +939,8 @@ fn check_value(name: HeaderName, v: &str) -> Result<(), FieldError> {
     }
 }
 
-/// Run `f` on each element of a comma-separated list, with offsets shifted to the
-/// whole value. `may_be_empty`: the whole value may be empty (Supported, Allow,
-/// Accept); single empty elements are never allowed.
+/// Run `f` on each element of a comma-separated list split by [`ListSplit`], with
+/// offsets shifted to the whole value (for the rarer list fields).
 fn each(
     v: &str,
     may_be_empty: bool,
@@ -877,28 +956,22 @@ fn each(
     for item in ListSplit::new(v) {
         let (off, s) = item.map_err(|o| FieldError::new(o, "unterminated quoted string or '<'"))?;
         if scan::trim(s).is_empty() {
-            return Err(FieldError::new(off, "empty element in a comma-separated list"));
+            return Err(FieldError::new(
+                off,
+                "empty element in a comma-separated list",
+            ));
         }
         f(s).map_err(|e| e.shift(off))?;
     }
     Ok(())
 }
 
-fn single_name_addr(v: &str) -> Result<(), FieldError> {
-    match NameAddr::parse(v) {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            // Tell "two addresses" apart from "one bad address" (RFC 4475 3.3.8).
-            let parts: Vec<_> = ListSplit::new(v).collect();
-            if parts.len() > 1
-                && parts
-                    .iter()
-                    .all(|p| matches!(p, Ok((_, s)) if NameAddr::parse(s).is_ok()))
-            {
-                Err(FieldError::new(0, "only one address is allowed"))
-            } else {
-                Err(e)
-            }
-        }
+/// From and To take one address (RFC 4475 3.3.8 has two).
+fn single_name_addr(v: &str) -> Result<NameAddr<'_>, FieldError> {
+    let (a, end) = NameAddr::parse_prefix(v, 0, true)?;
+    match v.as_bytes().get(end) {
+        None => Ok(a),
+        Some(b',') => Err(FieldError::new(end, "only one address is allowed")),
+        Some(_) => Err(FieldError::new(end, "unexpected text after the address")),
     }
 }

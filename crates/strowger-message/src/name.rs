@@ -34,16 +34,11 @@ macro_rules! header_names {
             /// All known names, for tests and tools.
             pub const ALL: &'static [HeaderName] = &[ $( HeaderName::$variant, )* ];
 
-            #[inline]
-            fn lookup_long(name: &[u8]) -> HeaderName {
-                $( if name.eq_ignore_ascii_case($canon.as_bytes()) { return HeaderName::$variant; } )*
-                HeaderName::Other
-            }
 
             #[inline]
             fn lookup_compact(c: u8) -> HeaderName {
                 match c.to_ascii_lowercase() {
-                    $( $( x if x == $compact as u8 => HeaderName::$variant, )? )*
+                    $( $( x if u32::from(x) == u32::from($compact) => HeaderName::$variant, )? )*
                     _ => HeaderName::Other,
                 }
             }
@@ -114,18 +109,224 @@ header_names! {
 }
 
 impl HeaderName {
+    /// Long names, dispatched on length first (generated from the list above).
+    #[inline]
+    fn lookup_long(name: &[u8]) -> HeaderName {
+        match name.len() {
+            2 => {
+                if name.eq_ignore_ascii_case(b"To") {
+                    HeaderName::To
+                } else {
+                    HeaderName::Other
+                }
+            }
+            3 => {
+                if name.eq_ignore_ascii_case(b"Via") {
+                    HeaderName::Via
+                } else {
+                    HeaderName::Other
+                }
+            }
+            4 => {
+                if name.eq_ignore_ascii_case(b"CSeq") {
+                    HeaderName::CSeq
+                } else if name.eq_ignore_ascii_case(b"Date") {
+                    HeaderName::Date
+                } else if name.eq_ignore_ascii_case(b"From") {
+                    HeaderName::From
+                } else if name.eq_ignore_ascii_case(b"Path") {
+                    HeaderName::Path
+                } else if name.eq_ignore_ascii_case(b"RAck") {
+                    HeaderName::RAck
+                } else if name.eq_ignore_ascii_case(b"RSeq") {
+                    HeaderName::RSeq
+                } else {
+                    HeaderName::Other
+                }
+            }
+            5 => {
+                if name.eq_ignore_ascii_case(b"Allow") {
+                    HeaderName::Allow
+                } else if name.eq_ignore_ascii_case(b"Event") {
+                    HeaderName::Event
+                } else if name.eq_ignore_ascii_case(b"Route") {
+                    HeaderName::Route
+                } else {
+                    HeaderName::Other
+                }
+            }
+            6 => {
+                if name.eq_ignore_ascii_case(b"Accept") {
+                    HeaderName::Accept
+                } else if name.eq_ignore_ascii_case(b"Reason") {
+                    HeaderName::Reason
+                } else if name.eq_ignore_ascii_case(b"Server") {
+                    HeaderName::Server
+                } else {
+                    HeaderName::Other
+                }
+            }
+            7 => {
+                if name.eq_ignore_ascii_case(b"Call-ID") {
+                    HeaderName::CallId
+                } else if name.eq_ignore_ascii_case(b"Contact") {
+                    HeaderName::Contact
+                } else if name.eq_ignore_ascii_case(b"Expires") {
+                    HeaderName::Expires
+                } else if name.eq_ignore_ascii_case(b"Require") {
+                    HeaderName::Require
+                } else if name.eq_ignore_ascii_case(b"Subject") {
+                    HeaderName::Subject
+                } else if name.eq_ignore_ascii_case(b"Warning") {
+                    HeaderName::Warning
+                } else {
+                    HeaderName::Other
+                }
+            }
+            8 => {
+                if name.eq_ignore_ascii_case(b"Identity") {
+                    HeaderName::Identity
+                } else if name.eq_ignore_ascii_case(b"Priority") {
+                    HeaderName::Priority
+                } else if name.eq_ignore_ascii_case(b"Refer-To") {
+                    HeaderName::ReferTo
+                } else if name.eq_ignore_ascii_case(b"Reply-To") {
+                    HeaderName::ReplyTo
+                } else {
+                    HeaderName::Other
+                }
+            }
+            9 => {
+                if name.eq_ignore_ascii_case(b"Call-Info") {
+                    HeaderName::CallInfo
+                } else if name.eq_ignore_ascii_case(b"Supported") {
+                    HeaderName::Supported
+                } else if name.eq_ignore_ascii_case(b"Timestamp") {
+                    HeaderName::Timestamp
+                } else {
+                    HeaderName::Other
+                }
+            }
+            10 => {
+                if name.eq_ignore_ascii_case(b"Alert-Info") {
+                    HeaderName::AlertInfo
+                } else if name.eq_ignore_ascii_case(b"Error-Info") {
+                    HeaderName::ErrorInfo
+                } else if name.eq_ignore_ascii_case(b"User-Agent") {
+                    HeaderName::UserAgent
+                } else {
+                    HeaderName::Other
+                }
+            }
+            11 => {
+                if name.eq_ignore_ascii_case(b"In-Reply-To") {
+                    HeaderName::InReplyTo
+                } else if name.eq_ignore_ascii_case(b"Min-Expires") {
+                    HeaderName::MinExpires
+                } else if name.eq_ignore_ascii_case(b"Referred-By") {
+                    HeaderName::ReferredBy
+                } else if name.eq_ignore_ascii_case(b"Retry-After") {
+                    HeaderName::RetryAfter
+                } else if name.eq_ignore_ascii_case(b"Unsupported") {
+                    HeaderName::Unsupported
+                } else {
+                    HeaderName::Other
+                }
+            }
+            12 => {
+                if name.eq_ignore_ascii_case(b"Allow-Events") {
+                    HeaderName::AllowEvents
+                } else if name.eq_ignore_ascii_case(b"Content-Type") {
+                    HeaderName::ContentType
+                } else if name.eq_ignore_ascii_case(b"Max-Forwards") {
+                    HeaderName::MaxForwards
+                } else if name.eq_ignore_ascii_case(b"MIME-Version") {
+                    HeaderName::MimeVersion
+                } else if name.eq_ignore_ascii_case(b"Organization") {
+                    HeaderName::Organization
+                } else if name.eq_ignore_ascii_case(b"Record-Route") {
+                    HeaderName::RecordRoute
+                } else {
+                    HeaderName::Other
+                }
+            }
+            13 => {
+                if name.eq_ignore_ascii_case(b"Authorization") {
+                    HeaderName::Authorization
+                } else if name.eq_ignore_ascii_case(b"Proxy-Require") {
+                    HeaderName::ProxyRequire
+                } else if name.eq_ignore_ascii_case(b"Service-Route") {
+                    HeaderName::ServiceRoute
+                } else {
+                    HeaderName::Other
+                }
+            }
+            14 => {
+                if name.eq_ignore_ascii_case(b"Accept-Contact") {
+                    HeaderName::AcceptContact
+                } else if name.eq_ignore_ascii_case(b"Content-Length") {
+                    HeaderName::ContentLength
+                } else if name.eq_ignore_ascii_case(b"Reject-Contact") {
+                    HeaderName::RejectContact
+                } else {
+                    HeaderName::Other
+                }
+            }
+            15 => {
+                if name.eq_ignore_ascii_case(b"Accept-Encoding") {
+                    HeaderName::AcceptEncoding
+                } else if name.eq_ignore_ascii_case(b"Accept-Language") {
+                    HeaderName::AcceptLanguage
+                } else if name.eq_ignore_ascii_case(b"Session-Expires") {
+                    HeaderName::SessionExpires
+                } else {
+                    HeaderName::Other
+                }
+            }
+            16 => {
+                if name.eq_ignore_ascii_case(b"Content-Encoding") {
+                    HeaderName::ContentEncoding
+                } else if name.eq_ignore_ascii_case(b"Content-Language") {
+                    HeaderName::ContentLanguage
+                } else if name.eq_ignore_ascii_case(b"WWW-Authenticate") {
+                    HeaderName::WwwAuthenticate
+                } else {
+                    HeaderName::Other
+                }
+            }
+            18 => {
+                if name.eq_ignore_ascii_case(b"Proxy-Authenticate") {
+                    HeaderName::ProxyAuthenticate
+                } else if name.eq_ignore_ascii_case(b"Subscription-State") {
+                    HeaderName::SubscriptionState
+                } else {
+                    HeaderName::Other
+                }
+            }
+            19 => {
+                if name.eq_ignore_ascii_case(b"Authentication-Info") {
+                    HeaderName::AuthenticationInfo
+                } else if name.eq_ignore_ascii_case(b"Content-Disposition") {
+                    HeaderName::ContentDisposition
+                } else if name.eq_ignore_ascii_case(b"Proxy-Authorization") {
+                    HeaderName::ProxyAuthorization
+                } else if name.eq_ignore_ascii_case(b"Request-Disposition") {
+                    HeaderName::RequestDisposition
+                } else {
+                    HeaderName::Other
+                }
+            }
+            _ => HeaderName::Other,
+        }
+    }
+}
+
+impl HeaderName {
     /// Classify a header field name as written on the wire.
     #[inline]
     pub fn from_bytes(name: &[u8]) -> HeaderName {
         match name.len() {
             1 => Self::lookup_compact(name[0]),
-            // Fast paths for the fields of every message.
-            3 if name.eq_ignore_ascii_case(b"Via") => HeaderName::Via,
-            2 if name.eq_ignore_ascii_case(b"To") => HeaderName::To,
-            4 if name.eq_ignore_ascii_case(b"From") => HeaderName::From,
-            4 if name.eq_ignore_ascii_case(b"CSeq") => HeaderName::CSeq,
-            7 if name.eq_ignore_ascii_case(b"Call-ID") => HeaderName::CallId,
-            7 if name.eq_ignore_ascii_case(b"Contact") => HeaderName::Contact,
             _ => Self::lookup_long(name),
         }
     }

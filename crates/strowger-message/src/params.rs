@@ -189,37 +189,51 @@ impl<'a> Iterator for ParamIter<'a> {
 /// Validate URI parameters: `s` starts just after the first `;`. Each parameter is
 /// `pname [ "=" pvalue ]`, both made of paramchar (RFC 3261 section 25.1).
 pub(crate) fn validate_uri_params(s: &str) -> Result<(), FieldError> {
-    let b = s.as_bytes();
-    let mut start = 0;
+    let end = scan_uri_params(s.as_bytes(), 0)?;
+    if end != s.len() {
+        return Err(FieldError::new(end, "invalid character in URI parameter"));
+    }
+    Ok(())
+}
+
+/// Scan paramchar (with `%HH` escapes) from `i`; returns the end.
+#[inline]
+fn scan_paramchars(b: &[u8], mut i: usize) -> Result<usize, FieldError> {
+    while let Some(&c) = b.get(i) {
+        if c == b'%' {
+            match (b.get(i + 1), b.get(i + 2)) {
+                (Some(h), Some(l)) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => i += 3,
+                _ => return Err(FieldError::new(i, "invalid % escape in URI parameter")),
+            }
+        } else if is(c, PARAMCHAR) {
+            i += 1;
+        } else {
+            break;
+        }
+    }
+    Ok(i)
+}
+
+/// Scan URI parameters from `b[i]` (just after the first `;`) in one pass; returns the
+/// index of the first byte that is not part of them (`?`, `>` or the end).
+pub(crate) fn scan_uri_params(b: &[u8], mut i: usize) -> Result<usize, FieldError> {
     loop {
-        let end = memchr::memchr(b';', b.get(start..).unwrap_or_default())
-            .map_or(b.len(), |p| start + p);
-        let p = b.get(start..end).unwrap_or_default();
-        let (name, value) = match memchr::memchr(b'=', p) {
-            Some(eq) => (&p[..eq], Some(&p[eq + 1..])),
-            None => (p, None),
-        };
-        if name.is_empty() {
-            return Err(FieldError::new(start, "empty URI parameter"));
+        let n = i;
+        i = scan_paramchars(b, i)?;
+        if i == n {
+            return Err(FieldError::new(n, "empty URI parameter"));
         }
-        if !scan::all(name, PARAMCHAR) || !scan::valid_escapes(name) {
-            return Err(FieldError::new(start, "invalid character in URI parameter name"));
-        }
-        if let Some(v) = value {
-            if v.is_empty() {
-                return Err(FieldError::new(start, "URI parameter value is empty"));
-            }
-            if !scan::all(v, PARAMCHAR) || !scan::valid_escapes(v) {
-                return Err(FieldError::new(
-                    start,
-                    "invalid character in URI parameter value",
-                ));
+        if b.get(i) == Some(&b'=') {
+            let v = i + 1;
+            i = scan_paramchars(b, v)?;
+            if i == v {
+                return Err(FieldError::new(v, "URI parameter value is empty"));
             }
         }
-        if end >= b.len() {
-            return Ok(());
+        if b.get(i) != Some(&b';') {
+            return Ok(i);
         }
-        start = end + 1;
+        i += 1;
     }
 }
 
@@ -233,13 +247,39 @@ fn is_gen_value_char(c: u8) -> bool {
 
 /// Validate header parameters from `s[i] == ';'` to the end of `s` (only white space may
 /// follow the last parameter). Returns the offset of the text after the first `;`.
+#[cfg(test)]
 pub(crate) fn validate_header_params(s: &str, i: usize) -> Result<usize, FieldError> {
+    let mut first = 0;
+    let (_, end) = scan_header_params(s, i, false, &mut |_, _| Ok(()))?;
+    if end != s.len() {
+        return Err(FieldError::new(end, "unexpected text after the parameters"));
+    }
+    if let Some(p) = s.get(i..).and_then(|x| x.find(';')) {
+        first = i + p + 1;
+    }
+    Ok(first.min(s.len()))
+}
+
+/// Scan header parameters starting at `s[i] == ';'` in one pass, calling `check` on each
+/// `(name, value)` (value unquoted). Stops at the end of `s`, or at a `,` outside quotes
+/// when `stop_at_comma` (the next element of a list). Returns the parameters and the
+/// index where scanning stopped (after trailing white space).
+pub(crate) fn scan_header_params<'a>(
+    s: &'a str,
+    i: usize,
+    stop_at_comma: bool,
+    check: &mut dyn FnMut(&'a str, Option<&'a str>) -> Result<(), &'static str>,
+) -> Result<(Params<'a>, usize), FieldError> {
     let b = s.as_bytes();
     let first = i + 1;
+    let mut last_end = first;
     let mut i = i;
-    while i < b.len() {
-        if b.get(i) != Some(&b';') {
-            return Err(FieldError::new(i, "expected ';' before a parameter"));
+    loop {
+        match b.get(i) {
+            None => break,
+            Some(b',') if stop_at_comma => break,
+            Some(b';') => {}
+            Some(_) => return Err(FieldError::new(i, "expected ';' before a parameter")),
         }
         i = skip_ws(b, i + 1);
         let n = i;
@@ -249,28 +289,36 @@ pub(crate) fn validate_header_params(s: &str, i: usize) -> Result<usize, FieldEr
         if i == n {
             return Err(FieldError::new(n, "empty or invalid parameter name"));
         }
+        let name = &s[n..i];
+        let mut value = None;
+        last_end = i;
         i = skip_ws(b, i);
         if b.get(i) == Some(&b'=') {
             i = skip_ws(b, i + 1);
+            let v = i;
             match b.get(i) {
                 Some(b'"') => {
                     i = scan::skip_quoted(b, i)
                         .ok_or(FieldError::new(i, "unterminated quoted parameter value"))?;
+                    value = s.get(v + 1..i - 1);
                 }
                 _ => {
-                    let v = i;
                     while b.get(i).is_some_and(|&c| is_gen_value_char(c)) {
                         i += 1;
                     }
                     if i == v {
                         return Err(FieldError::new(v, "parameter value is missing"));
                     }
+                    value = s.get(v..i);
                 }
             }
+            last_end = i;
             i = skip_ws(b, i);
         }
+        check(name, value).map_err(|r| FieldError::new(n, r))?;
     }
-    Ok(first.min(b.len()))
+    let raw = s.get(first.min(last_end)..last_end).unwrap_or("");
+    Ok((Params::header(raw), i))
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ pub(crate) const URIC: u16 = 1 << 8;
 pub(crate) const SCHEME: u16 = 1 << 9;
 pub(crate) const DIGIT: u16 = 1 << 10;
 pub(crate) const TELCHAR: u16 = 1 << 11;
+/// user and password characters and the ':' between them.
+pub(crate) const USERINFO: u16 = 1 << 12;
 
 const fn build() -> [u16; 256] {
     let mut t = [0u16; 256];
@@ -22,9 +24,16 @@ const fn build() -> [u16; 256] {
     while i < 256 {
         let c = i as u8;
         let alnum = c.is_ascii_alphanumeric();
-        let mark = matches!(c, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')');
+        let mark = matches!(
+            c,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        );
         let mut f = 0u16;
-        if alnum || matches!(c, b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~')
+        if alnum
+            || matches!(
+                c,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            )
         {
             f |= TOKEN;
         }
@@ -33,11 +42,17 @@ const fn build() -> [u16; 256] {
         }
         // '%' is allowed in the classes below as the start of an escape; callers that
         // care check the two hex digits with `valid_escapes`.
-        if matches!(c, b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/' | b'%') {
+        if matches!(
+            c,
+            b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/' | b'%'
+        ) {
             f |= USER;
         }
         if matches!(c, b'&' | b'=' | b'+' | b'$' | b',' | b'%') {
             f |= PASSWORD;
+        }
+        if (f & (USER | PASSWORD)) != 0 || c == b':' {
+            f |= USERINFO;
         }
         if matches!(c, b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$' | b'%') {
             f |= PARAMCHAR;
@@ -53,7 +68,18 @@ const fn build() -> [u16; 256] {
         if (f & TOKEN) != 0
             || matches!(
                 c,
-                b'(' | b')' | b'<' | b'>' | b':' | b'\\' | b'"' | b'/' | b'[' | b']' | b'?' | b'{' | b'}'
+                b'(' | b')'
+                    | b'<'
+                    | b'>'
+                    | b':'
+                    | b'\\'
+                    | b'"'
+                    | b'/'
+                    | b'['
+                    | b']'
+                    | b'?'
+                    | b'{'
+                    | b'}'
             )
         {
             f |= WORD;
@@ -77,9 +103,7 @@ const fn build() -> [u16; 256] {
         }
         // RFC 3966 phonedigit-hex plus visual separators and the characters of
         // parameters; the structure is checked by the tel parser.
-        if c.is_ascii_hexdigit()
-            || matches!(c, b'*' | b'#' | b'-' | b'.' | b'(' | b')' | b'+')
-        {
+        if c.is_ascii_hexdigit() || matches!(c, b'*' | b'#' | b'-' | b'.' | b'(' | b')' | b'+') {
             f |= TELCHAR;
         }
         t[i] = f;
@@ -175,7 +199,11 @@ pub(crate) struct ListSplit<'a> {
 
 impl<'a> ListSplit<'a> {
     pub(crate) fn new(s: &'a str) -> Self {
-        ListSplit { s, pos: 0, done: false }
+        ListSplit {
+            s,
+            pos: 0,
+            done: false,
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::error::FieldError;
 use crate::params::{validate_uri_params, Params};
-use crate::scan::{self, unescape, HNVCHAR, HOSTCHAR, PASSWORD, SCHEME, URIC, USER};
+use crate::scan::{self, unescape, HNVCHAR, HOSTCHAR, PASSWORD, SCHEME, URIC, USERINFO};
 
 /// A parsed URI.
 #[derive(Debug, Clone, Copy)]
@@ -19,7 +19,10 @@ pub enum Uri<'a> {
     Sip(SipUri<'a>),
     Tel(TelUri<'a>),
     /// Any other absolute URI (RFC 3261 `absoluteURI`): kept as written.
-    Other { scheme: &'a str, raw: &'a str },
+    Other {
+        scheme: &'a str,
+        raw: &'a str,
+    },
 }
 
 /// A `sip:` or `sips:` URI.
@@ -59,12 +62,15 @@ impl<'a> Uri<'a> {
     /// Parse a URI as it appears in a Request-URI or between `<` and `>`.
     pub fn parse(s: &'a str) -> Result<Self, FieldError> {
         let b = s.as_bytes();
-        let colon = memchr::memchr(b':', b).ok_or(FieldError::new(0, "URI has no scheme"))?;
+        let mut colon = 0;
+        while b.get(colon).is_some_and(|&c| scan::is(c, SCHEME)) {
+            colon += 1;
+        }
+        if b.get(colon) != Some(&b':') {
+            return Err(FieldError::new(colon, "URI has no scheme"));
+        }
         let scheme = &s[..colon];
-        if scheme.is_empty()
-            || !b[0].is_ascii_alphabetic()
-            || !scan::all(scheme.as_bytes(), SCHEME)
-        {
+        if scheme.is_empty() || !b[0].is_ascii_alphabetic() {
             return Err(FieldError::new(0, "invalid URI scheme"));
         }
         let rest = &s[colon + 1..];
@@ -156,29 +162,35 @@ impl<'a> SipUri<'a> {
         base: usize,
     ) -> Result<Self, FieldError> {
         let b = rest.as_bytes();
-        // Neither uri-parameters nor headers may hold a raw '@' (section 25.1), so the
-        // first '@' ends the userinfo; the user part itself may hold ';' and '?'
-        // (RFC 4475 3.1.1.9).
-        let (user, password, mut i) = match memchr::memchr(b'@', b) {
-            Some(at) => {
-                let userinfo = &rest[..at];
-                let (user, password) = match userinfo.split_once(':') {
-                    Some((u, p)) => (u, Some(p)),
-                    None => (userinfo, None),
-                };
-                if !scan::all(user.as_bytes(), USER) || !scan::valid_escapes(user.as_bytes()) {
-                    return Err(FieldError::new(base, "invalid user part in URI"));
-                }
-                if let Some(p) = password {
-                    if !p.bytes().all(|c| scan::is(c, PASSWORD))
-                        || !scan::valid_escapes(p.as_bytes())
-                    {
-                        return Err(FieldError::new(base, "invalid password in URI"));
-                    }
-                }
-                (Some(user), password, at + 1)
+        // One pass over the userinfo candidates. Neither uri-parameters nor headers may
+        // hold a raw '@' (section 25.1), so an '@' ends the userinfo; the user part
+        // itself may hold ';' and '?' (RFC 4475 3.1.1.9).
+        // The userinfo, if any, is a run of user/password characters ended by '@'.
+        let run = b
+            .iter()
+            .position(|&c| !scan::is(c, USERINFO))
+            .unwrap_or(b.len());
+        let (user, password, mut i) = if b.get(run) == Some(&b'@') {
+            let userinfo = &rest[..run];
+            if !scan::valid_escapes(userinfo.as_bytes()) {
+                return Err(FieldError::new(base, "invalid % escape in URI user part"));
             }
-            None => (None, None, 0),
+            let (user, password) = match userinfo.as_bytes().iter().position(|&c| c == b':') {
+                Some(c) => {
+                    let p = &userinfo[c + 1..];
+                    if !p.bytes().all(|x| scan::is(x, PASSWORD)) {
+                        return Err(FieldError::new(base + c + 1, "invalid password in URI"));
+                    }
+                    (&userinfo[..c], Some(p))
+                }
+                None => (userinfo, None),
+            };
+            if user.is_empty() {
+                return Err(FieldError::new(base, "invalid user part in URI"));
+            }
+            (Some(user), password, run + 1)
+        } else {
+            (None, None, 0)
         };
         let (host, end) = parse_host(rest, i).map_err(|e| e.shift(base))?;
         i = end;
@@ -195,10 +207,8 @@ impl<'a> SipUri<'a> {
         let mut params = Params::EMPTY_URI;
         if b.get(i) == Some(&b';') {
             let p0 = i + 1;
-            let end = memchr::memchr(b'?', &b[p0..]).map_or(b.len(), |q| p0 + q);
-            let text = &rest[p0..end];
-            validate_uri_params(text).map_err(|e| e.shift(base + p0))?;
-            params = Params::uri(text);
+            let end = crate::params::scan_uri_params(b, p0).map_err(|e| e.shift(base))?;
+            params = Params::uri(&rest[p0..end]);
             i = end;
         }
         let mut headers = None;
@@ -371,41 +381,78 @@ fn parse_port(d: &[u8]) -> Option<u16> {
 pub(crate) fn parse_host(s: &str, i: usize) -> Result<(Host<'_>, usize), FieldError> {
     let b = s.as_bytes();
     if b.get(i) == Some(&b'[') {
-        let close = memchr::memchr(b']', b.get(i..).unwrap_or_default())
-            .map(|p| i + p)
-            .ok_or(FieldError::new(i, "IPv6 reference without ']'"))?;
+        let mut close = i + 1;
+        while b.get(close).is_some_and(|&c| c != b']') {
+            close += 1;
+        }
+        if close >= b.len() {
+            return Err(FieldError::new(i, "IPv6 reference without ']'"));
+        }
         let inner = &s[i + 1..close];
         let addr = parse_ipv6(inner).ok_or(FieldError::new(i, "invalid IPv6 address"))?;
         return Ok((Host::V6(addr, inner), close + 1));
     }
-    let mut j = i;
-    while b.get(j).is_some_and(|&c| scan::is(c, HOSTCHAR)) {
-        j += 1;
-    }
-    let name = &s[i..j];
-    if name.is_empty() {
+    // hostname = *( domainlabel "." ) toplabel [ "." ]; labels neither start nor end
+    // with '-'; all digits and dots is an IPv4 address.
+    let rest = b.get(i..).unwrap_or_default();
+    let len = rest
+        .iter()
+        .position(|&c| !scan::is(c, HOSTCHAR))
+        .unwrap_or(rest.len());
+    let name = &rest[..len];
+    let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
         return Err(FieldError::new(i, "host is missing"));
+    };
+    let j = i + len;
+    if name.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
+        return parse_ipv4(name)
+            .map(|a| (Host::V4(a), j))
+            .ok_or(FieldError::new(
+                i,
+                "invalid IPv4 address (an IPv6 address needs [ ])",
+            ));
     }
-    Ok((host_from_name(name).map_err(|r| FieldError::new(i, r))?, j))
+    if first == b'.'
+        || first == b'-'
+        || last == b'-'
+        || name
+            .windows(2)
+            .any(|w| matches!(w, [b'.', b'.'] | [b'-', b'.'] | [b'.', b'-']))
+    {
+        return Err(FieldError::new(i, "invalid host name"));
+    }
+    Ok((Host::Name(&s[i..j]), j))
 }
 
-pub(crate) fn host_from_name(name: &str) -> Result<Host<'_>, &'static str> {
-    let b = name.as_bytes();
-    if b.iter().all(|c| c.is_ascii_digit() || *c == b'.') {
-        return name
-            .parse::<Ipv4Addr>()
-            .map(Host::V4)
-            .map_err(|_| "invalid IPv4 address");
-    }
-    // hostname = *( domainlabel "." ) toplabel [ "." ]; labels do not start or end
-    // with '-'.
-    let trimmed = name.strip_suffix('.').unwrap_or(name);
-    for label in trimmed.split('.') {
-        if label.is_empty() || label.starts_with('-') || label.ends_with('-') {
-            return Err("invalid host name");
+/// dotted-quad IPv4 without leading-zero ambiguity checks beyond range (RFC 3261's
+/// IPv4address is 1*3DIGIT per part).
+fn parse_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    let mut parts = [0u8; 4];
+    let mut n = 0;
+    let mut v: u32 = 0;
+    let mut digits = 0;
+    for &c in b {
+        if c == b'.' {
+            if digits == 0 || n >= 3 {
+                return None;
+            }
+            parts[n] = u8::try_from(v).ok()?;
+            n += 1;
+            v = 0;
+            digits = 0;
+        } else {
+            digits += 1;
+            if digits > 3 {
+                return None;
+            }
+            v = v * 10 + u32::from(c - b'0');
         }
     }
-    Ok(Host::Name(name))
+    if n != 3 || digits == 0 {
+        return None;
+    }
+    parts[3] = u8::try_from(v).ok()?;
+    Some(Ipv4Addr::from(parts))
 }
 
 /// Parse an IPv6 address. Tolerates the `:::` of RFC 3261's ABNF bug (RFC 5118 section
@@ -460,7 +507,11 @@ impl<'a> TelUri<'a> {
         };
         let digits = number.strip_prefix('+');
         let body = digits.unwrap_or(number);
-        if body.is_empty() || !body.bytes().all(|c| scan::is(c, scan::TELCHAR) && c != b'+') {
+        if body.is_empty()
+            || !body
+                .bytes()
+                .all(|c| scan::is(c, scan::TELCHAR) && c != b'+')
+        {
             return Err(FieldError::new(base, "invalid telephone number"));
         }
         let significant = body.bytes().filter(|c| !is_visual(*c));
@@ -481,9 +532,16 @@ impl<'a> TelUri<'a> {
         };
         // RFC 3966 5.1.5: a local number needs a phone-context.
         if digits.is_none() && !params.contains("phone-context") {
-            return Err(FieldError::new(base, "local telephone number without phone-context"));
+            return Err(FieldError::new(
+                base,
+                "local telephone number without phone-context",
+            ));
         }
-        Ok(TelUri { raw, number, params })
+        Ok(TelUri {
+            raw,
+            number,
+            params,
+        })
     }
 
     pub fn as_str(&self) -> &'a str {
@@ -516,21 +574,23 @@ impl PartialEq for TelUri<'_> {
             return false;
         }
         self.params.iter().all(|p| {
-            o.params.get(p.name).is_some_and(|q| match (p.value, q.value) {
-                (Some(a), Some(b)) => {
-                    // phone-context digits compare without separators too.
-                    let strip = |s: &str| -> String {
-                        s.bytes()
-                            .filter(|c| !is_visual(*c))
-                            .map(|c| c.to_ascii_lowercase() as char)
-                            .collect()
-                    };
-                    strip(&String::from_utf8_lossy(&unescape(a)))
-                        == strip(&String::from_utf8_lossy(&unescape(b)))
-                }
-                (None, None) => true,
-                _ => false,
-            })
+            o.params
+                .get(p.name)
+                .is_some_and(|q| match (p.value, q.value) {
+                    (Some(a), Some(b)) => {
+                        // phone-context digits compare without separators too.
+                        let strip = |s: &str| -> String {
+                            s.bytes()
+                                .filter(|c| !is_visual(*c))
+                                .map(|c| c.to_ascii_lowercase() as char)
+                                .collect()
+                        };
+                        strip(&String::from_utf8_lossy(&unescape(a)))
+                            == strip(&String::from_utf8_lossy(&unescape(b)))
+                    }
+                    (None, None) => true,
+                    _ => false,
+                })
         })
     }
 }
@@ -545,7 +605,9 @@ mod tests {
 
     #[test]
     fn sip_uri_components_rfc3261_19_1_1() {
-        let Uri::Sip(x) = u("sips:alice:secret@[2001:db8::10]:5061;transport=tcp;lr?subject=x%20y&priority=urgent") else {
+        let Uri::Sip(x) = u(
+            "sips:alice:secret@[2001:db8::10]:5061;transport=tcp;lr?subject=x%20y&priority=urgent",
+        ) else {
             panic!()
         };
         assert!(x.secure);
@@ -560,7 +622,9 @@ mod tests {
 
     #[test]
     fn semicolon_in_user_part_belongs_to_user_rfc4475_3_1_1_9() {
-        let Uri::Sip(x) = u("sip:user;par=u%40example.net@example.com") else { panic!() };
+        let Uri::Sip(x) = u("sip:user;par=u%40example.net@example.com") else {
+            panic!()
+        };
         assert_eq!(x.user, Some("user;par=u%40example.net"));
         assert_eq!(&*x.user_unescaped().unwrap(), b"user;par=u@example.net");
         assert_eq!(x.host, Host::Name("example.com"));
@@ -574,26 +638,38 @@ mod tests {
 
     #[test]
     fn ipv6_port_inside_brackets_is_part_of_address_rfc5118_4_3() {
-        let Uri::Sip(x) = u("sip:[2001:db8::10:5070]") else { panic!() };
+        let Uri::Sip(x) = u("sip:[2001:db8::10:5070]") else {
+            panic!()
+        };
         assert_eq!(x.port, None);
         assert_eq!(x.host.ip(), Some("2001:db8::10:5070".parse().unwrap()));
-        let Uri::Sip(y) = u("sip:[2001:db8::10]:5070") else { panic!() };
+        let Uri::Sip(y) = u("sip:[2001:db8::10]:5070") else {
+            panic!()
+        };
         assert_eq!(y.port, Some(5070));
     }
 
     #[test]
     fn three_colon_ipv6_is_tolerated_rfc5118_4_10() {
-        let Uri::Sip(x) = u("sip:[2001:db8:::192.0.2.1]") else { panic!() };
+        let Uri::Sip(x) = u("sip:[2001:db8:::192.0.2.1]") else {
+            panic!()
+        };
         assert_eq!(x.host.ip(), Some("2001:db8::192.0.2.1".parse().unwrap()));
     }
 
     #[test]
     fn equal_uris_rfc3261_19_1_4() {
         let pairs = [
-            ("sip:%61lice@atlanta.com;transport=TCP", "sip:alice@AtLanTa.CoM;Transport=tcp"),
+            (
+                "sip:%61lice@atlanta.com;transport=TCP",
+                "sip:alice@AtLanTa.CoM;Transport=tcp",
+            ),
             ("sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5"),
             ("sip:carol@chicago.com", "sip:carol@chicago.com;security=on"),
-            ("sip:carol@chicago.com;newparam=5", "sip:carol@chicago.com;security=on"),
+            (
+                "sip:carol@chicago.com;newparam=5",
+                "sip:carol@chicago.com;security=on",
+            ),
             (
                 "sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
                 "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com",
@@ -612,13 +688,25 @@ mod tests {
     #[test]
     fn unequal_uris_rfc3261_19_1_4() {
         let pairs = [
-            ("SIP:ALICE@AtLanTa.CoM;Transport=udp", "sip:alice@AtLanTa.CoM;Transport=UDP"),
+            (
+                "SIP:ALICE@AtLanTa.CoM;Transport=udp",
+                "sip:alice@AtLanTa.CoM;Transport=UDP",
+            ),
             ("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"),
             ("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp"),
-            ("sip:bob@biloxi.com", "sip:bob@biloxi.com:6000;transport=tcp"),
-            ("sip:carol@chicago.com", "sip:carol@chicago.com?Subject=next%20meeting"),
+            (
+                "sip:bob@biloxi.com",
+                "sip:bob@biloxi.com:6000;transport=tcp",
+            ),
+            (
+                "sip:carol@chicago.com",
+                "sip:carol@chicago.com?Subject=next%20meeting",
+            ),
             ("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"),
-            ("sip:carol@chicago.com;newparam=5", "sip:carol@chicago.com;newparam=6"),
+            (
+                "sip:carol@chicago.com;newparam=5",
+                "sip:carol@chicago.com;newparam=6",
+            ),
             ("sip:alice@pc33.atlanta.com", "sip:alice@atlanta.com"),
             ("sip:alice@atlanta.com", "sips:alice@atlanta.com"),
         ];
@@ -648,7 +736,9 @@ mod tests {
 
     #[test]
     fn tel_uri_rfc3966() {
-        let Uri::Tel(t) = u("tel:+1-201-555-0123") else { panic!() };
+        let Uri::Tel(t) = u("tel:+1-201-555-0123") else {
+            panic!()
+        };
         assert!(t.is_global());
         assert_eq!(t.digits(), "+12015550123");
         assert_eq!(u("tel:+1-201-555-0123"), u("tel:+1.201.555.0123"));
@@ -657,14 +747,23 @@ mod tests {
             u("tel:7042;PHONE-CONTEXT=Example.COM")
         );
         assert_ne!(u("tel:+12015550123"), u("tel:+12015550124"));
-        assert!(Uri::parse("tel:7042").is_err(), "local number needs phone-context");
+        assert!(
+            Uri::parse("tel:7042").is_err(),
+            "local number needs phone-context"
+        );
         assert!(Uri::parse("tel:+").is_err());
     }
 
     #[test]
     fn other_schemes_are_kept_rfc4475_3_3_2() {
         let x = u("nobodyKnowsThisScheme:totallyopaquecontent");
-        assert!(matches!(x, Uri::Other { scheme: "nobodyKnowsThisScheme", .. }));
+        assert!(matches!(
+            x,
+            Uri::Other {
+                scheme: "nobodyKnowsThisScheme",
+                ..
+            }
+        ));
         assert_eq!(u("soap.beep://192.0.2.103:3002").scheme(), "soap.beep");
         assert!(Uri::parse("<sip:a@b>").is_err());
         assert!(Uri::parse("http:").is_err());

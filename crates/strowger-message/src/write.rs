@@ -32,8 +32,7 @@ pub fn unfold(v: &str) -> std::borrow::Cow<'_, str> {
             }
         }
     }
-    out
-        .into()
+    out.into()
 }
 
 impl Message {
@@ -77,7 +76,9 @@ mod tests {
         )
         .unwrap();
         let c = Message::parse(m.to_canonical_bytes()).unwrap();
-        assert!(c.as_bytes().starts_with(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h ;branch=z9hG4bK1\r\nFrom: "));
+        assert!(c.as_bytes().starts_with(
+            b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h ;branch=z9hG4bK1\r\nFrom: "
+        ));
         assert_eq!(c.top_via(), m.top_via());
         assert_eq!(c.from(), m.from());
         assert_eq!(c.cseq(), m.cseq());

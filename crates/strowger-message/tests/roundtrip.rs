@@ -18,7 +18,8 @@ fn user() -> impl Strategy<Value = String> {
 fn host() -> impl Strategy<Value = String> {
     prop_oneof![
         "[a-z]([a-z0-9-]{0,7}[a-z0-9])?(\\.[a-z][a-z0-9]{0,8}){0,2}",
-        (0u8..=255, 0u8..=255, 0u8..=255, 1u8..=254).prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
+        (0u8..=255, 0u8..=255, 0u8..=255, 1u8..=254)
+            .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
         Just("[2001:db8::10]".to_string()),
         Just("[::ffff:192.0.2.1]".to_string()),
     ]
@@ -64,7 +65,9 @@ struct Spec {
 fn spec() -> impl Strategy<Value = Spec> {
     (
         (
-            prop::sample::select(vec!["INVITE", "REGISTER", "OPTIONS", "BYE", "MESSAGE", "X-CUSTOM"]),
+            prop::sample::select(vec![
+                "INVITE", "REGISTER", "OPTIONS", "BYE", "MESSAGE", "X-CUSTOM",
+            ]),
             user(),
             host(),
             prop::option::of(1u16..=65535),
@@ -85,7 +88,18 @@ fn spec() -> impl Strategy<Value = Spec> {
         1usize..4,
     )
         .prop_map(
-            |((method, user, host, port), branch, from_tag, display, (cid, cid_host), seq, body, lws, n, vias)| Spec {
+            |(
+                (method, user, host, port),
+                branch,
+                from_tag,
+                display,
+                (cid, cid_host),
+                seq,
+                body,
+                lws,
+                n,
+                vias,
+            )| Spec {
                 method,
                 user,
                 host,
@@ -126,19 +140,38 @@ fn render(s: &Spec) -> Vec<u8> {
     for i in 0..s.vias {
         via_values.push(format!(
             "SIP{a}/{a}2.0{b}/{b}UDP {}{}{c};{c}branch{a}={b}z9hG4bK{}{i}",
-            s.host, port, s.branch,
-            a = w[0], b = w[1], c = w[2]
+            s.host,
+            port,
+            s.branch,
+            a = w[0],
+            b = w[1],
+            c = w[2]
         ));
     }
-    m.push_str(&format!("{}{}: {}\r\n", s.names[0], w[3].replace("\r\n", ""), via_values.join(&format!(",{}", w[4]))));
-    let display = s.display.as_deref().map(|d| format!("{} ", quote(d))).unwrap_or_default();
+    m.push_str(&format!(
+        "{}{}: {}\r\n",
+        s.names[0],
+        w[3].replace("\r\n", ""),
+        via_values.join(&format!(",{}", w[4]))
+    ));
+    let display = s
+        .display
+        .as_deref()
+        .map(|d| format!("{} ", quote(d)))
+        .unwrap_or_default();
     m.push_str(&format!(
         "{}:{}{display}<sip:{}@{}>{};{}tag{}={}{}\r\n",
         s.names[1], w[5], s.user, s.host, w[6], w[7], w[0], w[1], s.from_tag
     ));
     m.push_str(&format!("To: <sip:{}@{}>\r\n", s.user, s.host));
     m.push_str(&format!("{}: {}\r\n", s.names[2], s.call_id));
-    m.push_str(&format!("CSeq:{}{}{}{}\r\n", w[2], s.seq, if w[3].is_empty() { " " } else { &w[3] }, s.method));
+    m.push_str(&format!(
+        "CSeq:{}{}{}{}\r\n",
+        w[2],
+        s.seq,
+        if w[3].is_empty() { " " } else { &w[3] },
+        s.method
+    ));
     m.push_str("Max-Forwards: 70\r\nX-Opaque: ;;,,\r\n");
     m.push_str(&format!("{}: {}\r\n\r\n", s.names[3], s.body.len()));
     let mut b = m.into_bytes();
