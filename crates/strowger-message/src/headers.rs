@@ -26,6 +26,14 @@ fn token_end(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The elements of a comma-separated header value, trimmed: commas inside quoted
+/// strings and `<...>` do not split (section 7.3.1). Stops at an unterminated quote.
+pub fn split_list(v: &str) -> impl Iterator<Item = &str> {
+    scan::ListSplit::new(v)
+        .map_while(Result::ok)
+        .map(|(_, s)| scan::trim(s))
+}
+
 /// Params after an element: from `i` (white space allowed) to the end of `s`.
 fn trailing_params(s: &str, i: usize) -> Result<Params<'_>, FieldError> {
     let (p, end) = params_until(s, i, false, &mut |_, _| Ok(()))?;

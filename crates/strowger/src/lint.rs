@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::{json, Map, Value};
-use strowger_message::headers::{parse_route, unquote};
+use strowger_message::headers::{parse_route, split_list, unquote};
 use strowger_message::{
     Auth, CSeq, Contact, HeaderName, Host, Message, NameAddr, ParseError, Uri, Via,
 };
@@ -38,7 +38,11 @@ pub fn run(args: &ParseArgs) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let printed = if args.json {
         let v = to_json(parsed.as_ref().ok(), verdict.as_ref().err());
-        writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default())
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        )
     } else {
         match &parsed {
             Ok(m) => print_text(&mut out, m),
@@ -79,7 +83,12 @@ fn read_input(file: Option<&PathBuf>) -> Result<(String, Vec<u8>), String> {
 
 fn print_text(out: &mut impl Write, m: &Message) -> std::io::Result<()> {
     if let Some(method) = m.method() {
-        writeln!(out, "Request  {method}  {}  {}", m.request_uri_str().unwrap_or(""), m.version())?;
+        writeln!(
+            out,
+            "Request  {method}  {}  {}",
+            m.request_uri_str().unwrap_or(""),
+            m.version()
+        )?;
         if let Some(u) = m.request_uri() {
             writeln!(out, "  Request-URI  {}", describe_uri(&u))?;
         }
@@ -173,29 +182,7 @@ fn describe_addr(a: &NameAddr<'_>) -> String {
 }
 
 fn elements(v: &str) -> Vec<&str> {
-    // The same list splitting as the parser, through a throwaway message-free path.
-    let mut out = Vec::new();
-    let mut depth_quote = false;
-    let mut angle = false;
-    let mut start = 0;
-    let b = v.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'\\' if depth_quote => i += 1,
-            b'"' => depth_quote = !depth_quote,
-            b'<' if !depth_quote => angle = true,
-            b'>' if !depth_quote => angle = false,
-            b',' if !depth_quote && !angle => {
-                out.push(v[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    out.push(v.get(start..).unwrap_or("").trim());
-    out
+    split_list(v).collect()
 }
 
 fn describe_header(name: HeaderName, v: &str) -> Vec<String> {
@@ -238,8 +225,7 @@ fn describe_header(name: HeaderName, v: &str) -> Vec<String> {
         H::Authorization | H::ProxyAuthorization | H::WwwAuthenticate | H::ProxyAuthenticate => {
             Auth::parse(v)
                 .map(|a| {
-                    let ps: Vec<String> =
-                        a.params().map(|(n, v)| format!("{n}={v:?}")).collect();
+                    let ps: Vec<String> = a.params().map(|(n, v)| format!("{n}={v:?}")).collect();
                     vec![format!("-> scheme={} {}", a.scheme, ps.join(" "))]
                 })
                 .unwrap_or_default()
@@ -254,7 +240,12 @@ fn uri_json(u: &Uri<'_>) -> Value {
             let params: Map<String, Value> = s
                 .params
                 .iter()
-                .map(|p| (p.name.to_string(), p.value.map_or(Value::Null, |v| json!(v))))
+                .map(|p| {
+                    (
+                        p.name.to_string(),
+                        p.value.map_or(Value::Null, |v| json!(v)),
+                    )
+                })
                 .collect();
             json!({
                 "scheme": if s.secure { "sips" } else { "sip" },
@@ -267,7 +258,9 @@ fn uri_json(u: &Uri<'_>) -> Value {
                 "text": s.as_str(),
             })
         }
-        Uri::Tel(t) => json!({"scheme": "tel", "number": t.number, "global": t.is_global(), "text": t.as_str()}),
+        Uri::Tel(t) => {
+            json!({"scheme": "tel", "number": t.number, "global": t.is_global(), "text": t.as_str()})
+        }
         Uri::Other { scheme, raw } => json!({"scheme": scheme, "text": raw}),
     }
 }
@@ -275,7 +268,12 @@ fn uri_json(u: &Uri<'_>) -> Value {
 fn params_json(p: strowger_message::Params<'_>) -> Value {
     Value::Object(
         p.iter()
-            .map(|p| (p.name.to_string(), p.value.map_or(Value::Null, |v| json!(v))))
+            .map(|p| {
+                (
+                    p.name.to_string(),
+                    p.value.map_or(Value::Null, |v| json!(v)),
+                )
+            })
             .collect(),
     )
 }
@@ -322,9 +320,10 @@ fn parsed_json(name: HeaderName, v: &str) -> Value {
                 .map(|a| addr_json(&a))
                 .collect(),
         ),
-        H::CSeq => CSeq::parse(v).map_or(Value::Null, |c| {
-            json!({"seq": c.seq, "method": c.method.as_str()})
-        }),
+        H::CSeq => CSeq::parse(v).map_or(
+            Value::Null,
+            |c| json!({"seq": c.seq, "method": c.method.as_str()}),
+        ),
         _ => Value::Null,
     }
 }
