@@ -30,6 +30,7 @@
 #![warn(missing_debug_implementations)]
 
 mod builder;
+mod edit;
 mod error;
 mod framing;
 pub mod headers;
@@ -44,6 +45,7 @@ mod write;
 pub use builder::{
     default_reason, new_branch_suffix, new_call_id, new_tag, RequestBuilder, ResponseBuilder,
 };
+pub use edit::Editor;
 pub use error::{FieldError, ParseError};
 pub use framing::{frame, Frame};
 pub use headers::{Auth, CSeq, Contact, MediaType, NameAddr, RetryAfter, Timestamp, Via, Warning};

@@ -272,6 +272,23 @@ impl Message {
         self.headers.iter().map(|e| self.header_at(e))
     }
 
+    /// Each header line with its exact bytes, CRLF and folds included (for editing).
+    pub(crate) fn raw_lines(&self) -> impl Iterator<Item = (Header<'_>, &[u8])> + '_ {
+        self.headers.iter().map(|e| {
+            let start = e.raw_name.start as usize;
+            let from = e.value.end as usize;
+            let end = self
+                .buf
+                .get(from..)
+                .and_then(|b| memchr::memchr(b'\n', b))
+                .map_or(self.body.start as usize, |p| from + p + 1);
+            (
+                self.header_at(e),
+                self.buf.get(start..end).unwrap_or_default(),
+            )
+        })
+    }
+
     #[inline]
     fn header_at(&self, e: &Entry) -> Header<'_> {
         Header {
