@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod lint;
+// The location store of `strowger serve`; the server wiring lands with the proxy core.
+#[allow(dead_code)]
+mod store;
 
 #[derive(Parser, Debug)]
 #[command(
