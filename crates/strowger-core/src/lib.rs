@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations)]
 
+pub mod digest;
 pub mod proxy;
 pub mod registrar;
 pub mod transaction;
