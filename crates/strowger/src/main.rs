@@ -9,6 +9,9 @@ use clap::{Parser, Subcommand};
 mod lint;
 // The location store of `strowger serve`; the server wiring lands with the proxy core.
 #[allow(dead_code)]
+#[allow(dead_code)]
+mod serve;
+#[allow(dead_code)]
 mod store;
 
 #[derive(Parser, Debug)]

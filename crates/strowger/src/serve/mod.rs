@@ -1,0 +1,4 @@
+//! `strowger serve`: registrar, location service, proxy and redirect server.
+
+pub mod config;
+pub mod metrics;
