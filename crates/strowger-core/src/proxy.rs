@@ -103,8 +103,8 @@ pub enum ProxyEvent {
     Request {
         key: TransactionKey,
         msg: Message,
-        from: SocketAddr,
-        transport: Transport,
+        /// Where it came from, with the connection for reliable transports.
+        source: Target,
     },
     /// A request to forward without state (an ACK for a 2xx, a CANCEL with no
     /// context): already preprocessed, with Max-Forwards decremented and our Via on
@@ -157,6 +157,8 @@ pub struct Proxy {
     timer_seq: u64,
     branch_seq: u64,
     events: VecDeque<ProxyEvent>,
+    /// The source of the message being handled (its connection id included).
+    current_source: Option<Target>,
 }
 
 /// Why a call from the application failed.
@@ -183,6 +185,7 @@ impl Proxy {
             timer_seq: 0,
             branch_seq: 0,
             events: VecDeque::new(),
+            current_source: None,
         }
     }
 
@@ -204,8 +207,10 @@ impl Proxy {
 
     /// A message arrived from `source`.
     pub fn handle_message(&mut self, now: Instant, source: Target, msg: Message) {
+        self.current_source = Some(source);
         self.layer.handle_message_on(now, source, msg);
         self.drain(now);
+        self.current_source = None;
     }
 
     /// Time passed.
@@ -866,12 +871,12 @@ impl Proxy {
             return;
         }
         let msg = self.preprocess(&msg).unwrap_or(msg);
-        self.events.push_back(ProxyEvent::Request {
-            key,
-            msg,
-            from,
-            transport,
-        });
+        let source = match self.current_source {
+            Some(s) if s.addr == from && s.transport == transport => s,
+            _ => Target::new(from, transport),
+        };
+        self.events
+            .push_back(ProxyEvent::Request { key, msg, source });
     }
 
     /// 16.11 for an ACK: route preprocessing, Max-Forwards, our Via.

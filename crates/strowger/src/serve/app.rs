@@ -1,0 +1,644 @@
+//! What `strowger serve` does with each request: the policy on top of the proxy core,
+//! the registrar and digest authentication. Sans-I/O like the core: the driver feeds
+//! messages and time in, sends what comes out, and resolves the host names the
+//! application asks about.
+//!
+//! Decisions, in order (RFC 3261 sections 10.3, 16.3-16.5, 22):
+//! 1. REGISTER for our domain: authenticate (401), then the registrar of 10.3.
+//! 2. A request to the server itself (Request-URI without user, one of our
+//!    addresses or domains): OPTIONS gets 200 with Allow, anything else 404... unless
+//!    it carries a Route (loose routing), which the proxy core already consumed.
+//! 3. An initial request (no To tag) from one of our users is authenticated (407).
+//! 4. Request-URI in our domain: the location service gives the targets (480 when
+//!    the user has no binding, 404 when there is no such user); in redirect mode an
+//!    INVITE gets 302 with the contacts.
+//! 5. Another domain: only for an authenticated user of ours or within a dialog
+//!    (Route present); otherwise 403 (no open relay).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use strowger_core::digest::server::{ServerAuth, ServerConfig as DigestConfig, Verdict};
+use strowger_core::digest::{ChallengeKind, Hash};
+use strowger_core::proxy::{ForwardTarget, LocalAddr, Proxy, ProxyConfig, ProxyEvent};
+use strowger_core::registrar::{Binding, LocationStore, Outcome, Registrar, RegistrarConfig};
+use strowger_core::transaction::{Config as TxConfig, TransactionKey, TransactionLayer};
+use strowger_core::transport::{Target, Transmit, Transport};
+use strowger_message::{Message, Method, Uri};
+
+use super::config::ServeConfig;
+use super::metrics::Metrics;
+use crate::store::SqliteStore;
+
+/// A user's HA1 hashes for our realm.
+#[derive(Debug, Clone, Default)]
+struct Secrets {
+    md5: Option<String>,
+    sha256: Option<String>,
+}
+
+/// A host name the driver must resolve (RFC 3263) before a request can go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolveRequest {
+    pub id: u64,
+    /// The URI whose host, port and transport decide the next hop.
+    pub uri: String,
+}
+
+#[derive(Debug)]
+struct PendingForward {
+    key: TransactionKey,
+    incoming: Transport,
+    /// Targets with their next hop resolved so far, and those still waiting.
+    ready: Vec<ForwardTarget>,
+    waiting: HashMap<u64, ForwardTarget>,
+}
+
+/// Stateless sends that wait for a name to be resolved.
+#[derive(Debug)]
+enum PendingStateless {
+    Request(Message),
+    Response(Message, Transport, u16),
+}
+
+/// The server's application state.
+pub struct App {
+    pub proxy: Proxy,
+    registrar: Registrar,
+    auth: ServerAuth,
+    users: HashMap<String, Secrets>,
+    store: SqliteStore,
+    config: ServeConfig,
+    metrics: Arc<Metrics>,
+    local: Vec<LocalAddr>,
+    resolve_out: VecDeque<ResolveRequest>,
+    forwards: HashMap<u64, u64>,
+    pending: HashMap<u64, PendingForward>,
+    stateless: HashMap<u64, PendingStateless>,
+    next_id: u64,
+    rng: Rng,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("users", &self.users.len())
+            .field("pending", &self.pending.len())
+            .finish()
+    }
+}
+
+/// Random bytes for nonces and branches from the standard library's per-process keys
+/// (SipHash with random keys) and a counter: unpredictable to a peer, no dependency.
+#[derive(Debug, Default)]
+pub struct Rng {
+    counter: u64,
+}
+
+impl Rng {
+    pub fn fill(&mut self, out: &mut [u8]) {
+        use std::hash::{BuildHasher, Hasher};
+        for chunk in out.chunks_mut(8) {
+            self.counter = self.counter.wrapping_add(1);
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(self.counter);
+            let v = h.finish().to_le_bytes();
+            chunk.copy_from_slice(&v[..chunk.len()]);
+        }
+    }
+}
+
+fn unix_now(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Where a bound contact is reached: the connection or address the REGISTER came
+/// from (what Kamailio's nathelper does for clients behind NAT and what WebSocket
+/// clients need), written `transport:ip:port[#conn]`.
+pub fn encode_source(t: &Target) -> String {
+    let mut s = format!("{}:{}", t.transport.as_str().to_ascii_lowercase(), t.addr);
+    if let Some(c) = t.conn {
+        s.push_str(&format!("#{c}"));
+    }
+    s
+}
+
+pub fn decode_source(s: &str) -> Option<Target> {
+    let (t, rest) = s.split_once(':')?;
+    let transport = Transport::from_via(t)?;
+    let (addr, conn) = match rest.split_once('#') {
+        Some((a, c)) => (a, c.parse().ok()),
+        None => (rest, None),
+    };
+    Some(Target {
+        addr: addr.parse().ok()?,
+        transport,
+        conn,
+    })
+}
+
+/// The next hop of a URI when it needs no DNS: an IP literal host (RFC 3263 4.2 with
+/// the transport rules of 4.1).
+pub fn literal_target(uri: &str) -> Option<Target> {
+    let Ok(Uri::Sip(u)) = Uri::parse(uri) else {
+        return None;
+    };
+    let ip = match u.maddr().and_then(|m| m.trim_matches(['[', ']']).parse().ok()) {
+        Some(ip) => ip,
+        None => u.host.ip()?,
+    };
+    let transport = match u.transport() {
+        Some(t) => Transport::from_via(t)?,
+        None if u.secure => Transport::Tls,
+        None => Transport::Udp,
+    };
+    let port = u.port.unwrap_or(transport.default_port());
+    Some(Target::new(SocketAddr::new(ip, port), transport))
+}
+
+impl App {
+    pub fn new(
+        config: ServeConfig,
+        local: Vec<LocalAddr>,
+        store: SqliteStore,
+        metrics: Arc<Metrics>,
+        nonce_key: &[u8],
+    ) -> Result<App, String> {
+        let realm = config.realm();
+        let mut users = HashMap::new();
+        for u in &config.users {
+            let s = Secrets {
+                md5: u.ha1_md5.clone().or_else(|| {
+                    u.password
+                        .as_deref()
+                        .map(|p| strowger_core::digest::ha1_md5(&u.name, &realm, p))
+                }),
+                sha256: u.ha1_sha256.clone().or_else(|| {
+                    u.password
+                        .as_deref()
+                        .map(|p| strowger_core::digest::ha1_sha256(&u.name, &realm, p))
+                }),
+            };
+            users.insert(u.name.clone(), s);
+        }
+        let mut dconf = DigestConfig::new(realm);
+        dconf.nonce_lifetime = std::time::Duration::from_secs(config.auth.nonce_ttl);
+        let auth = ServerAuth::new(nonce_key, dconf).map_err(|e| e.to_string())?;
+        let mut domains = config.domains.clone();
+        for l in &local {
+            domains.push(l.host.trim_matches(['[', ']']).to_string());
+        }
+        let registrar = Registrar::new(RegistrarConfig {
+            domains,
+            default_expires: config.registrar.default_expires,
+            min_expires: config.registrar.min_expires,
+            max_expires: config.registrar.max_expires,
+            max_bindings: config.registrar.max_bindings,
+        });
+        let tx = TxConfig {
+            max_transactions: config.limits.max_transactions,
+            ..TxConfig::default()
+        };
+        let proxy = Proxy::new(
+            TransactionLayer::new(tx),
+            ProxyConfig {
+                local: local.clone(),
+                record_route: config.record_route,
+                ..ProxyConfig::default()
+            },
+        );
+        Ok(App {
+            proxy,
+            registrar,
+            auth,
+            users,
+            store,
+            config,
+            metrics,
+            local,
+            resolve_out: VecDeque::new(),
+            forwards: HashMap::new(),
+            pending: HashMap::new(),
+            stateless: HashMap::new(),
+            next_id: 0,
+            rng: Rng::default(),
+        })
+    }
+
+    // -- the sans-I/O boundary ---------------------------------------------------------
+
+    pub fn handle_message(&mut self, now: Instant, wall: SystemTime, source: Target, msg: Message) {
+        if let Some(m) = msg.method() {
+            self.metrics.request(m.as_str());
+        }
+        self.proxy.handle_message(now, source, msg);
+        self.process_events(now, wall);
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant, wall: SystemTime) {
+        self.proxy.handle_timeout(now);
+        self.process_events(now, wall);
+        self.metrics
+            .transactions
+            .store(self.proxy.layer().len() as i64, Ordering::Relaxed);
+        self.metrics
+            .contexts
+            .store(self.proxy.active_contexts() as i64, Ordering::Relaxed);
+    }
+
+    pub fn transport_error(&mut self, now: Instant, wall: SystemTime, key: &TransactionKey) {
+        self.proxy.transport_error(now, key);
+        self.process_events(now, wall);
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.proxy.poll_transmit()
+    }
+
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.proxy.poll_timeout()
+    }
+
+    /// A host name to resolve; answer with [`App::resolved`].
+    pub fn poll_resolve(&mut self) -> Option<ResolveRequest> {
+        self.resolve_out.pop_front()
+    }
+
+    /// The result of a [`ResolveRequest`]: the targets in RFC 3263 order (the first is
+    /// used; failover to the others is left to a later version).
+    pub fn resolved(&mut self, now: Instant, wall: SystemTime, id: u64, targets: Vec<Target>) {
+        if let Some(st) = self.stateless.remove(&id) {
+            if let Some(t) = targets.first() {
+                match st {
+                    PendingStateless::Request(m) => self.proxy.send_stateless(*t, &m),
+                    PendingStateless::Response(m, ..) => self.proxy.send_stateless(*t, &m),
+                }
+            }
+            return;
+        }
+        let Some(fid) = self.forwards.remove(&id) else {
+            return;
+        };
+        let Some(p) = self.pending.get_mut(&fid) else {
+            return;
+        };
+        if let Some(mut t) = p.waiting.remove(&id) {
+            if let Some(dest) = targets.first() {
+                t.dest = *dest;
+                p.ready.push(t);
+            }
+        }
+        if p.waiting.is_empty() {
+            if let Some(p) = self.pending.remove(&fid) {
+                self.launch(now, p);
+            }
+        }
+        self.process_events(now, wall);
+    }
+
+    /// Bindings in the store (for metrics and the start-up log).
+    pub fn binding_count(&self, wall: SystemTime) -> u64 {
+        self.store.count(unix_now(wall)).unwrap_or(0)
+    }
+
+    /// Remove expired bindings.
+    pub fn purge(&mut self, wall: SystemTime) {
+        let _ = self.store.purge_expired(unix_now(wall));
+        self.metrics
+            .bindings
+            .store(self.binding_count(wall) as i64, Ordering::Relaxed);
+    }
+
+    // -- decisions ------------------------------------------------------------------------
+
+    fn process_events(&mut self, now: Instant, wall: SystemTime) {
+        while let Some(ev) = self.proxy.poll_event() {
+            match ev {
+                ProxyEvent::Request { key, msg, source } => {
+                    self.on_request(now, wall, key, msg, source)
+                }
+                ProxyEvent::Stateless { msg } => {
+                    let hop = next_hop_uri(&msg);
+                    match hop.as_deref().and_then(literal_target) {
+                        Some(t) => self.proxy.send_stateless(t, &msg),
+                        None => {
+                            if let Some(uri) = hop {
+                                let id = self.id();
+                                self.stateless.insert(id, PendingStateless::Request(msg));
+                                self.resolve_out.push_back(ResolveRequest { id, uri });
+                            }
+                        }
+                    }
+                }
+                ProxyEvent::ResolveAndSend {
+                    msg,
+                    host,
+                    port,
+                    transport,
+                } => {
+                    let id = self.id();
+                    let uri = format!(
+                        "sip:{host}:{port};transport={}",
+                        transport.as_str().to_ascii_lowercase()
+                    );
+                    self.stateless
+                        .insert(id, PendingStateless::Response(msg, transport, port));
+                    self.resolve_out.push_back(ResolveRequest { id, uri });
+                }
+            }
+        }
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn reply(&mut self, now: Instant, key: &TransactionKey, req: &Message, code: u16, reason: Option<&str>, headers: &[(&str, String)]) {
+        let method = req.method().map_or("", |m| m.as_str()).to_string();
+        self.metrics.response(&method, code);
+        let hs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        if let Err(e) = self.proxy.reply(now, key, code, reason, &hs) {
+            tracing::debug!("no response sent: {e}");
+        }
+    }
+
+    fn is_our_host(&self, host: &str) -> bool {
+        let h = host.trim_matches(['[', ']']);
+        self.registrar.is_our_domain(h)
+            || self
+                .local
+                .iter()
+                .any(|l| l.host.trim_matches(['[', ']']).eq_ignore_ascii_case(h))
+    }
+
+    fn challenge(&mut self, now: Instant, wall: SystemTime, key: &TransactionKey, req: &Message, kind: ChallengeKind, stale: bool) {
+        let mut rng = |b: &mut [u8]| self.rng.fill(b);
+        let challenges = self.auth.challenge(wall, stale, &mut rng);
+        let (code, header) = match kind {
+            ChallengeKind::Server => (401u16, "WWW-Authenticate"),
+            ChallengeKind::Proxy => (407u16, "Proxy-Authenticate"),
+        };
+        let headers: Vec<(&str, String)> = challenges.iter().map(|c| (header, c.to_string())).collect();
+        self.reply(now, key, req, code, None, &headers);
+    }
+
+    /// Authenticate `req`; `Ok(Some(user))` when it carries good credentials,
+    /// `Ok(None)` when it carries none (or bad ones, already answered with a new
+    /// challenge when `challenge` is set).
+    fn authenticate(&mut self, wall: SystemTime, req: &Message, kind: ChallengeKind) -> Verdict {
+        let users = &self.users;
+        let store = |user: &str, _realm: &str, hash: Hash| -> Option<String> {
+            let s = users.get(user)?;
+            match hash {
+                Hash::Md5 => s.md5.clone(),
+                Hash::Sha256 => s.sha256.clone(),
+                _ => None,
+            }
+        };
+        self.auth.verify_request(wall, req, kind, &store)
+    }
+
+    fn on_request(&mut self, now: Instant, wall: SystemTime, key: TransactionKey, msg: Message, source: Target) {
+        let transport = source.transport;
+        let Some(method) = msg.method() else { return };
+        let ruri = msg.request_uri();
+        let (ruri_user, ruri_host) = match &ruri {
+            Some(Uri::Sip(u)) => (u.user.map(str::to_string), u.host.to_string()),
+            _ => (None, String::new()),
+        };
+        let ours = self.is_our_host(&ruri_host);
+        let in_dialog = msg.to_tag().is_some();
+        let has_route = msg.routes().next().is_some();
+
+        // 1. REGISTER for our domain.
+        if method == Method::Register && ours {
+            self.on_register(now, wall, key, msg, source);
+            return;
+        }
+        // A request within a dialog that still has a Route follows it (loose routing).
+        if in_dialog && has_route {
+            let uri = msg.request_uri_str().unwrap_or("").to_string();
+            self.forward(now, key, transport, vec![(uri, Vec::new(), 1000, None)]);
+            return;
+        }
+        // 2. The server itself.
+        if ours && ruri_user.is_none() {
+            match method {
+                Method::Options => self.reply(now, &key, &msg, 200, None, &[(
+                    "Allow",
+                    "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, SUBSCRIBE, NOTIFY, REFER".into(),
+                ), ("Accept", "application/sdp".into())]),
+                Method::Ack => {}
+                _ => self.reply(now, &key, &msg, 404, Some("Not Found (no user in the Request-URI)"), &[]),
+            }
+            return;
+        }
+        // 3. Initial requests from our users authenticate (407).
+        let from_ours = msg.from().is_some_and(|f| match f.uri {
+            Uri::Sip(u) => self.is_our_host(&u.host.to_string()),
+            _ => false,
+        });
+        let mut authenticated = None;
+        if self.config.auth.required && !in_dialog && method != Method::Ack && method != Method::Cancel && from_ours && !self.users.is_empty() {
+            match self.authenticate(wall, &msg, ChallengeKind::Proxy) {
+                Verdict::Ok(user) => authenticated = Some(user),
+                Verdict::Stale => {
+                    self.challenge(now, wall, &key, &msg, ChallengeKind::Proxy, true);
+                    return;
+                }
+                Verdict::Missing | Verdict::Invalid(_) => {
+                    self.challenge(now, wall, &key, &msg, ChallengeKind::Proxy, false);
+                    return;
+                }
+            }
+        }
+        // 4. Our domain: the location service.
+        if ours {
+            let Some(user) = ruri_user else { return };
+            let aor = match &ruri {
+                Some(Uri::Sip(u)) => strowger_core::registrar::canonical_aor(u),
+                _ => return,
+            };
+            let bindings = match self.store.bindings(&aor, unix_now(wall)) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    self.reply(now, &key, &msg, 500, Some("Server Internal Error (location store)"), &[]);
+                    return;
+                }
+            };
+            if bindings.is_empty() {
+                let known = self.users.is_empty() || self.users.contains_key(&user);
+                if known {
+                    self.reply(now, &key, &msg, 480, Some("Temporarily Unavailable (not registered)"), &[]);
+                } else {
+                    self.reply(now, &key, &msg, 404, None, &[]);
+                }
+                return;
+            }
+            if self.config.redirect && method == Method::Invite {
+                let contacts: Vec<(&str, String)> = bindings
+                    .iter()
+                    .map(|b| ("Contact", format!("<{}>;q={}.{:03}", b.contact, b.q / 1000, b.q % 1000)))
+                    .collect();
+                self.reply(now, &key, &msg, 302, None, &contacts);
+                return;
+            }
+            let targets = bindings
+                .into_iter()
+                .map(|b| binding_target(&b))
+                .collect();
+            self.forward(now, key, transport, targets);
+            return;
+        }
+        // 5. Another domain: no open relay.
+        if authenticated.is_none() && !in_dialog && method != Method::Ack {
+            self.reply(now, &key, &msg, 403, Some("Forbidden (relaying to other domains needs an account here)"), &[]);
+            return;
+        }
+        let uri = msg.request_uri_str().unwrap_or("").to_string();
+        let via = self
+            .config
+            .routes
+            .iter()
+            .find(|r| r.domain == "*" || r.domain.eq_ignore_ascii_case(&ruri_host))
+            .map(|r| r.via.clone());
+        self.forward(now, key, transport, vec![(uri, Vec::new(), 1000, via.map(HopHint::Uri))]);
+    }
+
+    fn on_register(&mut self, now: Instant, wall: SystemTime, key: TransactionKey, msg: Message, source: Target) {
+        let mut auth_user = None;
+        if self.config.auth.required && !self.users.is_empty() {
+            match self.authenticate(wall, &msg, ChallengeKind::Server) {
+                Verdict::Ok(u) => auth_user = Some(u),
+                Verdict::Stale => {
+                    self.challenge(now, wall, &key, &msg, ChallengeKind::Server, true);
+                    return;
+                }
+                Verdict::Missing | Verdict::Invalid(_) => {
+                    // A wrong password gets a new challenge, never a 200.
+                    self.challenge(now, wall, &key, &msg, ChallengeKind::Server, false);
+                    return;
+                }
+            }
+        }
+        let src = encode_source(&source);
+        match self
+            .registrar
+            .process(&msg, auth_user.as_deref(), Some(&src), unix_now(wall), &mut self.store)
+        {
+            Ok(Outcome::Respond(resp)) => {
+                let code = resp.status().unwrap_or(500);
+                self.metrics.response("REGISTER", code);
+                if let Err(e) = self.proxy.respond(now, &key, resp) {
+                    tracing::debug!("REGISTER response not sent: {e}");
+                }
+                self.metrics
+                    .bindings
+                    .store(self.binding_count(wall) as i64, Ordering::Relaxed);
+            }
+            Ok(Outcome::NotOurDomain) => {
+                self.reply(now, &key, &msg, 403, Some("Forbidden (not our domain)"), &[]);
+            }
+            Err(e) => {
+                tracing::error!("{e}");
+                self.reply(now, &key, &msg, 500, Some("Server Internal Error (location store)"), &[]);
+            }
+        }
+    }
+
+    /// Resolve the next hop of each target, then forward.
+    fn forward(&mut self, now: Instant, key: TransactionKey, incoming: Transport, targets: Vec<(String, Vec<String>, u16, Option<HopHint>)>) {
+        let fid = self.id();
+        let mut p = PendingForward {
+            key,
+            incoming,
+            ready: Vec::new(),
+            waiting: HashMap::new(),
+        };
+        for (uri, route, q, hint) in targets {
+            let mut t = ForwardTarget {
+                uri: uri.clone(),
+                route: route.clone(),
+                dest: Target::new(SocketAddr::from(([0, 0, 0, 0], 0)), Transport::Udp),
+                q,
+            };
+            // The next hop: the hint (where the binding was registered from, or a
+            // static route), else the first Route, else the Request-URI.
+            let hop_uri = match &hint {
+                Some(HopHint::Target(dest)) => {
+                    t.dest = *dest;
+                    p.ready.push(t);
+                    continue;
+                }
+                Some(HopHint::Uri(u)) => u.clone(),
+                None => route
+                    .first()
+                    .map(|r| r.trim_matches(['<', '>']).to_string())
+                    .unwrap_or(uri),
+            };
+            match literal_target(&hop_uri) {
+                Some(dest) => {
+                    t.dest = dest;
+                    p.ready.push(t);
+                }
+                None => {
+                    let id = self.id();
+                    self.forwards.insert(id, fid);
+                    p.waiting.insert(id, t);
+                    self.resolve_out.push_back(ResolveRequest { id, uri: hop_uri });
+                }
+            }
+        }
+        if p.waiting.is_empty() {
+            self.launch(now, p);
+        } else {
+            self.pending.insert(fid, p);
+        }
+    }
+
+    fn launch(&mut self, now: Instant, p: PendingForward) {
+        if p.ready.is_empty() {
+            let req = self.proxy.layer().request(&p.key).cloned();
+            if let Some(req) = req {
+                self.reply(now, &p.key, &req, 404, Some("Not Found (the next hop cannot be resolved)"), &[]);
+            }
+            return;
+        }
+        if let Err(e) = self.proxy.forward(now, &p.key, p.ready, p.incoming) {
+            tracing::warn!("cannot forward: {e}");
+        }
+    }
+}
+
+/// Where to send a request for a target, when the application knows better than DNS.
+#[derive(Debug, Clone)]
+enum HopHint {
+    Target(Target),
+    Uri(String),
+}
+
+/// A binding as a proxy target: Path becomes Route (RFC 3327); without Path, the
+/// address the REGISTER came from is the next hop.
+fn binding_target(b: &Binding) -> (String, Vec<String>, u16, Option<HopHint>) {
+    let hint = if b.path.is_empty() {
+        b.source.as_deref().and_then(decode_source).map(HopHint::Target)
+    } else {
+        None
+    };
+    (b.contact.clone(), b.path.clone(), b.q, hint)
+}
+
+/// The URI that decides the next hop of a request: the top Route, else the
+/// Request-URI (16.6 step 7 for stateless forwarding).
+fn next_hop_uri(msg: &Message) -> Option<String> {
+    match msg.routes().next() {
+        Some(r) => Some(r.uri.as_str().to_string()),
+        None => msg.request_uri_str().map(str::to_string),
+    }
+}
+
