@@ -19,11 +19,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_debug_implementations)]
 
+pub mod dialog;
 pub mod digest;
 pub mod proxy;
 pub mod registrar;
 pub mod transaction;
 pub mod transport;
+pub mod ua;
 
 pub use transaction::{Config, Error, Event, State, Timers, TransactionKey, TransactionLayer};
 pub use transport::{Target, Transmit, Transport};

@@ -303,6 +303,20 @@ impl Proxy {
         &mut self,
         now: Instant,
         key: &TransactionKey,
+        targets: Vec<ForwardTarget>,
+        source_transport: Transport,
+    ) -> Result<(), ProxyError> {
+        self.forward_request(now, key, None, targets, source_transport)
+    }
+
+    /// [`Proxy::forward`] with the request to forward given by the application (the
+    /// preprocessed request of [`ProxyEvent::Request`], changed: for instance without
+    /// the Proxy-Authorization credentials this proxy consumed, RFC 3261 22.3).
+    pub fn forward_request(
+        &mut self,
+        now: Instant,
+        key: &TransactionKey,
+        request: Option<Message>,
         mut targets: Vec<ForwardTarget>,
         source_transport: Transport,
     ) -> Result<(), ProxyError> {
@@ -312,11 +326,10 @@ impl Proxy {
         let Some(req) = self.layer.request(key).cloned() else {
             return Err(ProxyError::NoSuchRequest);
         };
-        // The request as the application saw it (after 16.4) is in the context if it
-        // was created; otherwise preprocess again.
-        let request = match self.contexts.get(key) {
-            Some(c) => c.request.clone(),
-            None => self.preprocess(&req).unwrap_or(req),
+        let request = match (request, self.contexts.get(key)) {
+            (Some(r), _) => r,
+            (None, Some(c)) => c.request.clone(),
+            (None, None) => self.preprocess(&req).unwrap_or(req),
         };
         targets.sort_by_key(|t| std::cmp::Reverse(t.q));
         let mut groups: VecDeque<Vec<ForwardTarget>> = VecDeque::new();

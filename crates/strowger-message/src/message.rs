@@ -608,6 +608,16 @@ impl<'b> Parser<'b> {
                 body_start = after;
                 break;
             }
+            // A CR is only allowed as part of CRLF (RFC 3261 section 7.3.1). A bare CR would
+            // stay in the value here while other stacks read it as a line end (a header
+            // injection), and the canonical form would differ from the parsed one.
+            if let Some(p) = memchr::memchr(b'\r', &b[next..end]) {
+                return Err(ParseError::header(
+                    &String::from_utf8_lossy(&b[next..end.min(next + 40)]),
+                    next + p,
+                    "bare CR in a header line (CR is only allowed before LF)",
+                ));
+            }
             let first = b[next];
             if first == b' ' || first == b'\t' {
                 // A fold: the previous header's value runs on.
@@ -990,5 +1000,36 @@ fn single_name_addr(v: &str) -> Result<NameAddr<'_>, FieldError> {
         None => Ok(a),
         Some(b',') => Err(FieldError::new(end, "only one address is allowed")),
         Some(_) => Err(FieldError::new(end, "unexpected text after the address")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fuzz regression (fuzz/regressions/roundtrip-bare-cr.bin): a CR not followed by LF
+    /// inside a header line was kept in the value (`e:\rn` gave "\rn", `Call-ID: a\r\r\n`
+    /// gave "a\r") while the typed parsers and the canonical writer read it as white
+    /// space. A bare CR is rejected (RFC 3261 section 7.3.1: CR only in CRLF).
+    #[test]
+    fn bare_cr_in_a_header_line_is_rejected() {
+        for m in [
+            &b"S s:/ SIP/2.0\ne:\rn\n\n"[..],
+            b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: abc\r\r\nCSeq: 1 OPTIONS\r\n\r\n",
+            b"OPTIONS sip:a@b SIP/2.0\r\nX: a\rVia: SIP/2.0/UDP evil\r\n\r\n",
+            b"OPTIONS sip:a@b SIP/2.0\r\nX: a\r\n b\rc\r\n\r\n",
+        ] {
+            assert!(
+                matches!(Message::parse(m), Err(ParseError::Header { .. })),
+                "{:?}",
+                String::from_utf8_lossy(m)
+            );
+        }
+        // CRLF and bare LF line ends, and folds, are still fine; a CR in the body is.
+        let m = Message::parse(&b"OPTIONS sip:a@b SIP/2.0\r\nX: a\r\n b\nY: c\r\n\r\n\rbody"[..])
+            .unwrap();
+        assert_eq!(m.header("X"), Some("a\r\n b"));
+        assert_eq!(m.header("Y"), Some("c"));
+        assert_eq!(m.body(), b"\rbody");
     }
 }

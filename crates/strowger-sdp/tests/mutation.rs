@@ -35,7 +35,7 @@ impl Rng {
     }
 
     fn byte(&mut self) -> u8 {
-        if self.next() % 2 == 0 {
+        if self.next().is_multiple_of(2) {
             INTERESTING[self.below(INTERESTING.len())]
         } else {
             self.next() as u8

@@ -7,8 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod lint;
-// The location store of `strowger serve`; the server wiring lands with the proxy core.
-#[allow(dead_code)]
+// `strowger serve`; the network driver lands with strowger-net.
 #[allow(dead_code)]
 mod serve;
 #[allow(dead_code)]

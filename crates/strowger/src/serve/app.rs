@@ -27,7 +27,7 @@ use strowger_core::proxy::{ForwardTarget, LocalAddr, Proxy, ProxyConfig, ProxyEv
 use strowger_core::registrar::{Binding, LocationStore, Outcome, Registrar, RegistrarConfig};
 use strowger_core::transaction::{Config as TxConfig, TransactionKey, TransactionLayer};
 use strowger_core::transport::{Target, Transmit, Transport};
-use strowger_message::{Message, Method, Uri};
+use strowger_message::{HeaderName, Message, Method, Uri};
 
 use super::config::ServeConfig;
 use super::metrics::Metrics;
@@ -51,6 +51,8 @@ pub struct ResolveRequest {
 #[derive(Debug)]
 struct PendingForward {
     key: TransactionKey,
+    /// The request to forward when the application changed it.
+    request: Option<Message>,
     incoming: Transport,
     /// Targets with their next hop resolved so far, and those still waiting.
     ready: Vec<ForwardTarget>,
@@ -80,6 +82,8 @@ pub struct App {
     stateless: HashMap<u64, PendingStateless>,
     next_id: u64,
     rng: Rng,
+    /// The request of the next forward, when changed (credentials removed).
+    strip: Option<Message>,
 }
 
 impl std::fmt::Debug for App {
@@ -146,7 +150,10 @@ pub fn literal_target(uri: &str) -> Option<Target> {
     let Ok(Uri::Sip(u)) = Uri::parse(uri) else {
         return None;
     };
-    let ip = match u.maddr().and_then(|m| m.trim_matches(['[', ']']).parse().ok()) {
+    let ip = match u
+        .maddr()
+        .and_then(|m| m.trim_matches(['[', ']']).parse().ok())
+    {
         Some(ip) => ip,
         None => u.host.ip()?,
     };
@@ -225,6 +232,7 @@ impl App {
             stateless: HashMap::new(),
             next_id: 0,
             rng: Rng::default(),
+            strip: None,
         })
     }
 
@@ -357,7 +365,15 @@ impl App {
         self.next_id
     }
 
-    fn reply(&mut self, now: Instant, key: &TransactionKey, req: &Message, code: u16, reason: Option<&str>, headers: &[(&str, String)]) {
+    fn reply(
+        &mut self,
+        now: Instant,
+        key: &TransactionKey,
+        req: &Message,
+        code: u16,
+        reason: Option<&str>,
+        headers: &[(&str, String)],
+    ) {
         let method = req.method().map_or("", |m| m.as_str()).to_string();
         self.metrics.response(&method, code);
         let hs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
@@ -375,14 +391,23 @@ impl App {
                 .any(|l| l.host.trim_matches(['[', ']']).eq_ignore_ascii_case(h))
     }
 
-    fn challenge(&mut self, now: Instant, wall: SystemTime, key: &TransactionKey, req: &Message, kind: ChallengeKind, stale: bool) {
+    fn challenge(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        key: &TransactionKey,
+        req: &Message,
+        kind: ChallengeKind,
+        stale: bool,
+    ) {
         let mut rng = |b: &mut [u8]| self.rng.fill(b);
         let challenges = self.auth.challenge(wall, stale, &mut rng);
         let (code, header) = match kind {
             ChallengeKind::Server => (401u16, "WWW-Authenticate"),
             ChallengeKind::Proxy => (407u16, "Proxy-Authenticate"),
         };
-        let headers: Vec<(&str, String)> = challenges.iter().map(|c| (header, c.to_string())).collect();
+        let headers: Vec<(&str, String)> =
+            challenges.iter().map(|c| (header, c.to_string())).collect();
         self.reply(now, key, req, code, None, &headers);
     }
 
@@ -402,8 +427,16 @@ impl App {
         self.auth.verify_request(wall, req, kind, &store)
     }
 
-    fn on_request(&mut self, now: Instant, wall: SystemTime, key: TransactionKey, msg: Message, source: Target) {
+    fn on_request(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        key: TransactionKey,
+        msg: Message,
+        source: Target,
+    ) {
         let transport = source.transport;
+        self.strip = None;
         let Some(method) = msg.method() else { return };
         let ruri = msg.request_uri();
         let (ruri_user, ruri_host) = match &ruri {
@@ -443,9 +476,34 @@ impl App {
             _ => false,
         });
         let mut authenticated = None;
-        if self.config.auth.required && !in_dialog && method != Method::Ack && method != Method::Cancel && from_ours && !self.users.is_empty() {
+        if self.config.auth.required
+            && !in_dialog
+            && method != Method::Ack
+            && method != Method::Cancel
+            && from_ours
+            && !self.users.is_empty()
+        {
             match self.authenticate(wall, &msg, ChallengeKind::Proxy) {
-                Verdict::Ok(user) => authenticated = Some(user),
+                Verdict::Ok(user) => {
+                    authenticated = Some(user);
+                    // 22.3: credentials for our realm are consumed here, not forwarded.
+                    let realm = self.auth.config().realm.clone();
+                    let keep: Vec<String> = msg
+                        .get(HeaderName::ProxyAuthorization)
+                        .filter(|v| {
+                            strowger_message::Auth::parse(v)
+                                .ok()
+                                .and_then(|a| a.param("realm").map(|r| r != realm.as_str()))
+                                .unwrap_or(true)
+                        })
+                        .map(str::to_string)
+                        .collect();
+                    let mut e = msg.edit().remove_all("Proxy-Authorization");
+                    for v in &keep {
+                        e = e.push("Proxy-Authorization", v);
+                    }
+                    self.strip = e.finish().ok();
+                }
                 Verdict::Stale => {
                     self.challenge(now, wall, &key, &msg, ChallengeKind::Proxy, true);
                     return;
@@ -467,14 +525,28 @@ impl App {
                 Ok(b) => b,
                 Err(e) => {
                     tracing::error!("{e}");
-                    self.reply(now, &key, &msg, 500, Some("Server Internal Error (location store)"), &[]);
+                    self.reply(
+                        now,
+                        &key,
+                        &msg,
+                        500,
+                        Some("Server Internal Error (location store)"),
+                        &[],
+                    );
                     return;
                 }
             };
             if bindings.is_empty() {
                 let known = self.users.is_empty() || self.users.contains_key(&user);
                 if known {
-                    self.reply(now, &key, &msg, 480, Some("Temporarily Unavailable (not registered)"), &[]);
+                    self.reply(
+                        now,
+                        &key,
+                        &msg,
+                        480,
+                        Some("Temporarily Unavailable (not registered)"),
+                        &[],
+                    );
                 } else {
                     self.reply(now, &key, &msg, 404, None, &[]);
                 }
@@ -483,21 +555,30 @@ impl App {
             if self.config.redirect && method == Method::Invite {
                 let contacts: Vec<(&str, String)> = bindings
                     .iter()
-                    .map(|b| ("Contact", format!("<{}>;q={}.{:03}", b.contact, b.q / 1000, b.q % 1000)))
+                    .map(|b| {
+                        (
+                            "Contact",
+                            format!("<{}>;q={}.{:03}", b.contact, b.q / 1000, b.q % 1000),
+                        )
+                    })
                     .collect();
                 self.reply(now, &key, &msg, 302, None, &contacts);
                 return;
             }
-            let targets = bindings
-                .into_iter()
-                .map(|b| binding_target(&b))
-                .collect();
+            let targets = bindings.into_iter().map(|b| binding_target(&b)).collect();
             self.forward(now, key, transport, targets);
             return;
         }
         // 5. Another domain: no open relay.
         if authenticated.is_none() && !in_dialog && method != Method::Ack {
-            self.reply(now, &key, &msg, 403, Some("Forbidden (relaying to other domains needs an account here)"), &[]);
+            self.reply(
+                now,
+                &key,
+                &msg,
+                403,
+                Some("Forbidden (relaying to other domains needs an account here)"),
+                &[],
+            );
             return;
         }
         let uri = msg.request_uri_str().unwrap_or("").to_string();
@@ -507,10 +588,22 @@ impl App {
             .iter()
             .find(|r| r.domain == "*" || r.domain.eq_ignore_ascii_case(&ruri_host))
             .map(|r| r.via.clone());
-        self.forward(now, key, transport, vec![(uri, Vec::new(), 1000, via.map(HopHint::Uri))]);
+        self.forward(
+            now,
+            key,
+            transport,
+            vec![(uri, Vec::new(), 1000, via.map(HopHint::Uri))],
+        );
     }
 
-    fn on_register(&mut self, now: Instant, wall: SystemTime, key: TransactionKey, msg: Message, source: Target) {
+    fn on_register(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        key: TransactionKey,
+        msg: Message,
+        source: Target,
+    ) {
         let mut auth_user = None;
         if self.config.auth.required && !self.users.is_empty() {
             match self.authenticate(wall, &msg, ChallengeKind::Server) {
@@ -527,10 +620,13 @@ impl App {
             }
         }
         let src = encode_source(&source);
-        match self
-            .registrar
-            .process(&msg, auth_user.as_deref(), Some(&src), unix_now(wall), &mut self.store)
-        {
+        match self.registrar.process(
+            &msg,
+            auth_user.as_deref(),
+            Some(&src),
+            unix_now(wall),
+            &mut self.store,
+        ) {
             Ok(Outcome::Respond(resp)) => {
                 let code = resp.status().unwrap_or(500);
                 self.metrics.response("REGISTER", code);
@@ -542,20 +638,41 @@ impl App {
                     .store(self.binding_count(wall) as i64, Ordering::Relaxed);
             }
             Ok(Outcome::NotOurDomain) => {
-                self.reply(now, &key, &msg, 403, Some("Forbidden (not our domain)"), &[]);
+                self.reply(
+                    now,
+                    &key,
+                    &msg,
+                    403,
+                    Some("Forbidden (not our domain)"),
+                    &[],
+                );
             }
             Err(e) => {
                 tracing::error!("{e}");
-                self.reply(now, &key, &msg, 500, Some("Server Internal Error (location store)"), &[]);
+                self.reply(
+                    now,
+                    &key,
+                    &msg,
+                    500,
+                    Some("Server Internal Error (location store)"),
+                    &[],
+                );
             }
         }
     }
 
     /// Resolve the next hop of each target, then forward.
-    fn forward(&mut self, now: Instant, key: TransactionKey, incoming: Transport, targets: Vec<(String, Vec<String>, u16, Option<HopHint>)>) {
+    fn forward(
+        &mut self,
+        now: Instant,
+        key: TransactionKey,
+        incoming: Transport,
+        targets: Vec<(String, Vec<String>, u16, Option<HopHint>)>,
+    ) {
         let fid = self.id();
         let mut p = PendingForward {
             key,
+            request: self.strip.take(),
             incoming,
             ready: Vec::new(),
             waiting: HashMap::new(),
@@ -590,7 +707,8 @@ impl App {
                     let id = self.id();
                     self.forwards.insert(id, fid);
                     p.waiting.insert(id, t);
-                    self.resolve_out.push_back(ResolveRequest { id, uri: hop_uri });
+                    self.resolve_out
+                        .push_back(ResolveRequest { id, uri: hop_uri });
                 }
             }
         }
@@ -605,11 +723,21 @@ impl App {
         if p.ready.is_empty() {
             let req = self.proxy.layer().request(&p.key).cloned();
             if let Some(req) = req {
-                self.reply(now, &p.key, &req, 404, Some("Not Found (the next hop cannot be resolved)"), &[]);
+                self.reply(
+                    now,
+                    &p.key,
+                    &req,
+                    404,
+                    Some("Not Found (the next hop cannot be resolved)"),
+                    &[],
+                );
             }
             return;
         }
-        if let Err(e) = self.proxy.forward(now, &p.key, p.ready, p.incoming) {
+        if let Err(e) = self
+            .proxy
+            .forward_request(now, &p.key, p.request, p.ready, p.incoming)
+        {
             tracing::warn!("cannot forward: {e}");
         }
     }
@@ -626,7 +754,10 @@ enum HopHint {
 /// address the REGISTER came from is the next hop.
 fn binding_target(b: &Binding) -> (String, Vec<String>, u16, Option<HopHint>) {
     let hint = if b.path.is_empty() {
-        b.source.as_deref().and_then(decode_source).map(HopHint::Target)
+        b.source
+            .as_deref()
+            .and_then(decode_source)
+            .map(HopHint::Target)
     } else {
         None
     };
@@ -641,4 +772,3 @@ fn next_hop_uri(msg: &Message) -> Option<String> {
         None => msg.request_uri_str().map(str::to_string),
     }
 }
-
