@@ -16,15 +16,12 @@ use strowger_core::transaction::{SentBy, ServerKey};
 use strowger_core::transport::{self, ResponseDestination};
 use strowger_core::{Event, State, Target, TransactionKey, TransactionLayer, Transmit, Transport};
 use strowger_message::{new_tag, Host, Message, Method, ResponseBuilder};
-use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use crate::config::{Config, ListenSpec};
-use crate::conn::{self, Conn, Input, Link, Outgoing, Shared};
 use crate::error::Error;
-use crate::{tls, udp};
+use crate::transports::{TransportEvent, Transports};
 
 /// What the transaction user hears from the network, on the receiver
 /// [`Endpoint::bind`] returns.
@@ -234,80 +231,17 @@ impl Endpoint {
     /// the receiver of requests (and the rest of [`Incoming`]). Must run inside a
     /// Tokio runtime.
     pub async fn bind(config: Config) -> Result<(Endpoint, mpsc::Receiver<Incoming>), Error> {
-        let limits = config.limits.clone();
-        let acceptor = match &config.tls {
-            Some(t) => tls::acceptor(t)?,
-            None => None,
-        };
-        if let Some(spec) = config
-            .listen
-            .iter()
-            .find(|s| matches!(s.transport, Transport::Tls | Transport::Wss))
-        {
-            if acceptor.is_none() {
-                return Err(Error::TlsIdentityMissing(spec.transport));
-            }
-        }
-        let connector = tls::connector(config.tls.as_ref())?;
-
-        let mut local = Vec::new();
-        let mut udp_sockets = Vec::new();
-        let mut listeners = Vec::new();
-        for spec in &config.listen {
-            let bind_err = |source| Error::Bind {
-                transport: spec.transport,
-                addr: spec.addr,
-                source,
-            };
-            if spec.transport == Transport::Udp {
-                let socket = UdpSocket::bind(spec.addr).await.map_err(bind_err)?;
-                let addr = socket.local_addr().map_err(bind_err)?;
-                local.push(ListenSpec::new(spec.transport, addr));
-                udp_sockets.push((addr, Arc::new(socket)));
-            } else {
-                let listener = TcpListener::bind(spec.addr).await.map_err(bind_err)?;
-                local.push(ListenSpec::new(
-                    spec.transport,
-                    listener.local_addr().map_err(bind_err)?,
-                ));
-                listeners.push((listener, spec.transport));
-            }
-        }
-
-        let (input_tx, inputs) = mpsc::channel(limits.input_queue.max(1));
-        let (incoming, incoming_rx) = mpsc::channel(limits.incoming_queue.max(1));
+        let transports = Transports::bind(&config).await?;
+        let local = transports.local_addrs().to_vec();
+        let (incoming, incoming_rx) = mpsc::channel(config.limits.incoming_queue.max(1));
         let (commands, commands_rx) = mpsc::channel(64);
-        let shared = Arc::new(Shared::new(
-            limits,
-            input_tx,
-            acceptor,
-            connector,
-            config.tls.clone(),
-        ));
-        let accept_tasks = listeners
-            .into_iter()
-            .map(|(l, t)| tokio::spawn(conn::accept_loop(l, t, shared.clone())))
-            .collect();
-        let udp_tasks = udp_sockets
-            .iter()
-            .map(|(_, s)| tokio::spawn(udp::recv_loop(s.clone(), shared.clone())))
-            .collect();
-        for l in &local {
-            tracing::info!(listen = %l, "listening");
-        }
         let driver = Driver {
             layer: TransactionLayer::new(config.transactions.clone()),
-            shared,
-            inputs,
+            net: transports,
             commands: commands_rx,
             incoming,
             clients: HashMap::new(),
             servers: HashSet::new(),
-            conns: HashMap::new(),
-            by_addr: HashMap::new(),
-            udp: udp_sockets,
-            accept_tasks,
-            udp_tasks,
             closing: None,
         };
         tokio::spawn(driver.run());
@@ -425,14 +359,6 @@ impl Endpoint {
     }
 }
 
-struct ConnEntry {
-    tx: mpsc::Sender<Outgoing>,
-    peer: SocketAddr,
-    transport: Transport,
-    /// Dropping it closes the connection.
-    kill: oneshot::Sender<()>,
-}
-
 struct Closing {
     deadline: Instant,
     waiters: Vec<oneshot::Sender<()>>,
@@ -442,23 +368,14 @@ struct Closing {
 /// the transaction user is not reading).
 const CLIENT_EVENTS: usize = 32;
 
-/// How long connections may take to write what is queued when the endpoint stops.
-const LINGER: Duration = Duration::from_secs(2);
-
 struct Driver {
     layer: TransactionLayer,
-    shared: Arc<Shared>,
-    inputs: mpsc::Receiver<Input>,
+    net: Transports,
     commands: mpsc::Receiver<Command>,
     incoming: mpsc::Sender<Incoming>,
     clients: HashMap<TransactionKey, mpsc::Sender<ClientEvent>>,
     /// Live server transactions, to know when a shutdown may finish.
     servers: HashSet<TransactionKey>,
-    conns: HashMap<u64, ConnEntry>,
-    by_addr: HashMap<(SocketAddr, Transport), u64>,
-    udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
-    accept_tasks: Vec<JoinHandle<()>>,
-    udp_tasks: Vec<JoinHandle<()>>,
     closing: Option<Closing>,
 }
 
@@ -490,7 +407,7 @@ impl Driver {
                     self.layer.handle_timeout(now());
                     self.drain(None);
                 }
-                Some(input) = self.inputs.recv() => self.input(input),
+                Some(ev) = self.net.recv() => self.input(ev),
                 () = tokio::time::sleep_until(wake_at(closing)), if closing.is_some() => {
                     tracing::info!(left = self.layer.len(), "shutdown grace period over");
                     break;
@@ -514,21 +431,7 @@ impl Driver {
     }
 
     fn stop(mut self) {
-        for t in self.accept_tasks.drain(..).chain(self.udp_tasks.drain(..)) {
-            t.abort();
-        }
-        // Connections write what is queued, then close; the kill switches (held a
-        // little while elsewhere) end any whose peer does not read.
-        let mut kills = Vec::new();
-        for (_, c) in self.conns.drain() {
-            let _ = c.tx.try_send(Outgoing::Close);
-            kills.push(c.kill);
-        }
-        let linger = self.shared.limits.handshake_timeout.min(LINGER);
-        tokio::spawn(async move {
-            tokio::time::sleep(linger).await;
-            drop(kills);
-        });
+        self.net.close();
         self.clients.clear();
         if let Some(c) = self.closing.take() {
             for w in c.waiters {
@@ -565,9 +468,7 @@ impl Driver {
                 Some(c) => c.waiters.push(done),
                 None => {
                     tracing::info!(?grace, "shutting down");
-                    for t in self.accept_tasks.drain(..) {
-                        t.abort();
-                    }
+                    self.net.stop_accepting();
                     self.closing = Some(Closing {
                         deadline: now() + grace,
                         waiters: vec![done],
@@ -578,44 +479,15 @@ impl Driver {
         self.drain(None);
     }
 
-    fn input(&mut self, input: Input) {
-        match input {
-            Input::Message { source, msg } => {
+    fn input(&mut self, ev: TransportEvent) {
+        match ev {
+            TransportEvent::Message { source, msg } => {
                 self.layer.handle_message_on(now(), source, msg);
                 self.drain(Some(source));
             }
-            Input::ConnOpened {
-                id,
-                peer,
-                transport,
-                tx,
-                kill,
-            } => {
-                self.conns.insert(
-                    id,
-                    ConnEntry {
-                        tx,
-                        peer,
-                        transport,
-                        kill,
-                    },
-                );
-                self.by_addr.insert((peer, transport), id);
-            }
-            Input::ConnClosed { id, unsent } => {
-                self.forget_conn(id);
-                for bytes in unsent {
-                    self.undeliverable(&bytes);
-                }
+            TransportEvent::Undelivered(bytes) => {
+                self.undeliverable(&bytes);
                 self.drain(None);
-            }
-        }
-    }
-
-    fn forget_conn(&mut self, id: u64) {
-        if let Some(c) = self.conns.remove(&id) {
-            if self.by_addr.get(&(c.peer, c.transport)) == Some(&id) {
-                self.by_addr.remove(&(c.peer, c.transport));
             }
         }
     }
@@ -640,126 +512,10 @@ impl Driver {
     }
 
     fn transmit(&mut self, t: Transmit) {
-        if let Err(reason) = self.try_transmit(&t) {
+        if let Err(reason) = self.net.send(&t) {
             tracing::info!(dest = %t.dest, transport = %t.transport, reason, "cannot send");
             self.undeliverable(&t.bytes);
         }
-    }
-
-    fn try_transmit(&mut self, t: &Transmit) -> Result<(), &'static str> {
-        if t.transport == Transport::Udp {
-            let socket = self
-                .udp_socket_for(t.dest)
-                .ok_or("no UDP socket of this address family")?;
-            return match socket.try_send_to(&t.bytes, t.dest) {
-                Ok(_) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    // The socket buffer is full: as if the datagram were lost.
-                    tracing::debug!(dest = %t.dest, "UDP send buffer full; datagram dropped");
-                    Ok(())
-                }
-                Err(_) => Err("UDP send failed"),
-            };
-        }
-        if let Some(id) = t.conn {
-            if self.conns.contains_key(&id) {
-                return self.queue(id, t.bytes.clone());
-            }
-            // RFC 7118: a WebSocket client cannot be reached but over its connection.
-            if matches!(t.transport, Transport::Ws | Transport::Wss) {
-                return Err("the WebSocket connection is closed");
-            }
-        }
-        // Section 18.2.2: a response whose connection is gone goes to the sent-by.
-        let dest = match t.conn {
-            Some(_) => response_address(&t.bytes).unwrap_or(t.dest),
-            None => t.dest,
-        };
-        if let Some(&id) = self.by_addr.get(&(dest, t.transport)) {
-            return self.queue(id, t.bytes.clone());
-        }
-        self.connect(dest, t.transport, t.bytes.clone())
-    }
-
-    fn queue(&mut self, id: u64, bytes: Bytes) -> Result<(), &'static str> {
-        let Some(c) = self.conns.get(&id) else {
-            return Err("the connection is closed");
-        };
-        match c.tx.try_send(Outgoing::Data(bytes)) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => {
-                tracing::warn!(peer = %c.peer, "peer is not reading; connection closed");
-                self.forget_conn(id);
-                Err("the connection's write queue is full")
-            }
-            Err(TrySendError::Closed(_)) => {
-                self.forget_conn(id);
-                Err("the connection is closed")
-            }
-        }
-    }
-
-    fn connect(
-        &mut self,
-        peer: SocketAddr,
-        transport: Transport,
-        first: Bytes,
-    ) -> Result<(), &'static str> {
-        let permit = self
-            .shared
-            .permits
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| "connection limit reached")?;
-        let id = self.shared.next_id();
-        let (tx, rx) = mpsc::channel(self.shared.limits.connection_queue.max(1));
-        let (kill_tx, kill) = oneshot::channel();
-        tx.try_send(Outgoing::Data(first))
-            .map_err(|_| "the connection's write queue is full")?;
-        self.conns.insert(
-            id,
-            ConnEntry {
-                tx: tx.clone(),
-                peer,
-                transport,
-                kill: kill_tx,
-            },
-        );
-        self.by_addr.insert((peer, transport), id);
-        conn::spawn_connect(Conn {
-            link: Link {
-                id,
-                peer,
-                transport,
-                shared: self.shared.clone(),
-                tx,
-            },
-            rx,
-            kill,
-            _permit: permit,
-        });
-        Ok(())
-    }
-
-    /// The UDP socket to send to `dest` from: same address family, and a loopback
-    /// socket only for loopback destinations.
-    fn udp_socket_for(&self, dest: SocketAddr) -> Option<Arc<UdpSocket>> {
-        let score = |local: &SocketAddr| -> Option<u8> {
-            if local.is_ipv4() != dest.is_ipv4() {
-                return None;
-            }
-            let l = local.ip();
-            match (l.is_loopback(), dest.ip().is_loopback(), l.is_unspecified()) {
-                (true, true, _) => Some(2),
-                (false, _, true) | (false, false, false) => Some(1),
-                _ => None,
-            }
-        };
-        self.udp
-            .iter()
-            .filter_map(|(local, s)| score(local).map(|sc| (sc, s)))
-            .max_by_key(|(sc, _)| *sc)
-            .map(|(_, s)| s.clone())
     }
 
     /// A message could not be sent: tell its transaction (17.1.4, 17.2.4).
@@ -909,26 +665,6 @@ impl Driver {
 
 /// Section 18.2.2 for a response over a reliable transport whose connection is gone:
 /// `received` (or the sent-by host) and the `rport` (or sent-by) port of the top Via.
-fn response_address(bytes: &Bytes) -> Option<SocketAddr> {
-    let msg = Message::parse(bytes.clone()).ok()?;
-    if msg.is_request() {
-        return None;
-    }
-    let via = msg.top_via()?;
-    let transport = Transport::from_via(via.transport)?;
-    let ip = match via.received() {
-        Some(r) => r.trim_matches(|c| c == '[' || c == ']').parse().ok()?,
-        None => via.host.ip()?,
-    };
-    let port = match via.rport() {
-        Some(Some(p)) => p,
-        _ => via.port.unwrap_or_else(|| transport.default_port()),
-    };
-    Some(SocketAddr::new(ip, port))
-}
-
-/// The key of the server transaction that sent `resp` (section 17.2.3; RFC 3261
-/// branches only: the core does not expose the RFC 2543 key of a response).
 fn server_key_of_response(resp: &Message) -> Option<TransactionKey> {
     let via = resp.top_via()?;
     if !via.has_magic_cookie() {

@@ -24,6 +24,7 @@ mod reject;
 pub mod resolve;
 mod stream;
 mod tls;
+mod transports;
 mod udp;
 mod ws;
 
@@ -31,3 +32,4 @@ pub use config::{Config, Limits, ListenSpec, TlsConfig};
 pub use endpoint::{ClientEvent, ClientTransaction, Endpoint, Failure, Incoming};
 pub use error::Error;
 pub use strowger_core::{Target, TransactionKey, Transport};
+pub use transports::{TransportEvent, Transports};

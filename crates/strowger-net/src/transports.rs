@@ -1,0 +1,361 @@
+//! The socket layer: listeners, UDP sockets, TCP/TLS/WebSocket connections and the
+//! connection table, without any SIP state. [`crate::Endpoint`] drives a transaction
+//! layer over it; a server or user agent with its own sans-I/O core (the proxy core,
+//! the UA core) drives [`Transports`] directly: read [`TransportEvent`]s, feed them to
+//! the core, and [`Transports::send`] what the core transmits.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use strowger_core::{Target, Transmit, Transport};
+use strowger_message::Message;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ListenSpec};
+use crate::conn::{self, Conn, Input, Link, Outgoing, Shared};
+use crate::error::Error;
+use crate::{tls, udp};
+
+/// What the network delivers.
+#[derive(Debug)]
+pub enum TransportEvent {
+    /// A parsed message and where it came from (with its connection).
+    Message { source: Target, msg: Message },
+    /// Bytes queued on a connection that closed before they were written: tell the
+    /// transaction they belong to (17.1.4, 17.2.4).
+    Undelivered(Bytes),
+}
+
+struct ConnEntry {
+    tx: mpsc::Sender<Outgoing>,
+    peer: SocketAddr,
+    transport: Transport,
+    /// Dropping it closes the connection.
+    kill: oneshot::Sender<()>,
+}
+
+/// How long connections may take to write what is queued when the endpoint stops.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Listeners, sockets and connections. See the module documentation.
+pub struct Transports {
+    shared: Arc<Shared>,
+    inputs: mpsc::Receiver<Input>,
+    local: Vec<ListenSpec>,
+    conns: HashMap<u64, ConnEntry>,
+    by_addr: HashMap<(SocketAddr, Transport), u64>,
+    udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    accept_tasks: Vec<JoinHandle<()>>,
+    udp_tasks: Vec<JoinHandle<()>>,
+    /// Undelivered bytes of connections that closed, not handed out yet.
+    undelivered: std::collections::VecDeque<Bytes>,
+}
+
+impl std::fmt::Debug for Transports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transports")
+            .field("local", &self.local)
+            .field("connections", &self.conns.len())
+            .finish()
+    }
+}
+
+impl Transports {
+    /// Open every listener of `config`. Must run inside a Tokio runtime.
+    pub async fn bind(config: &Config) -> Result<Transports, Error> {
+        let limits = config.limits.clone();
+        let acceptor = match &config.tls {
+            Some(t) => tls::acceptor(t)?,
+            None => None,
+        };
+        if let Some(spec) = config
+            .listen
+            .iter()
+            .find(|s| matches!(s.transport, Transport::Tls | Transport::Wss))
+        {
+            if acceptor.is_none() {
+                return Err(Error::TlsIdentityMissing(spec.transport));
+            }
+        }
+        let connector = tls::connector(config.tls.as_ref())?;
+
+        let mut local = Vec::new();
+        let mut udp_sockets = Vec::new();
+        let mut listeners = Vec::new();
+        for spec in &config.listen {
+            let bind_err = |source| Error::Bind {
+                transport: spec.transport,
+                addr: spec.addr,
+                source,
+            };
+            if spec.transport == Transport::Udp {
+                let socket = UdpSocket::bind(spec.addr).await.map_err(bind_err)?;
+                let addr = socket.local_addr().map_err(bind_err)?;
+                local.push(ListenSpec::new(spec.transport, addr));
+                udp_sockets.push((addr, Arc::new(socket)));
+            } else {
+                let listener = TcpListener::bind(spec.addr).await.map_err(bind_err)?;
+                local.push(ListenSpec::new(
+                    spec.transport,
+                    listener.local_addr().map_err(bind_err)?,
+                ));
+                listeners.push((listener, spec.transport));
+            }
+        }
+
+        let (input_tx, inputs) = mpsc::channel::<Input>(limits.input_queue.max(1));
+        let shared = Arc::new(Shared::new(
+            limits,
+            input_tx,
+            acceptor,
+            connector,
+            config.tls.clone(),
+        ));
+        let accept_tasks = listeners
+            .into_iter()
+            .map(|(l, t)| tokio::spawn(conn::accept_loop(l, t, shared.clone())))
+            .collect();
+        let udp_tasks = udp_sockets
+            .iter()
+            .map(|(_, s)| tokio::spawn(udp::recv_loop(s.clone(), shared.clone())))
+            .collect();
+        for l in &local {
+            tracing::info!(listen = %l, "listening");
+        }
+        Ok(Transports {
+            shared,
+            inputs,
+            local,
+            conns: HashMap::new(),
+            by_addr: HashMap::new(),
+            udp: udp_sockets,
+            accept_tasks,
+            udp_tasks,
+            undelivered: std::collections::VecDeque::new(),
+        })
+    }
+
+    /// The addresses listened on, with the ports the OS chose.
+    pub fn local_addrs(&self) -> &[ListenSpec] {
+        &self.local
+    }
+
+    /// The next message (or undelivered bytes); `None` when every socket task ended.
+    /// Cancel-safe: use it in `tokio::select!`.
+    pub async fn recv(&mut self) -> Option<TransportEvent> {
+        loop {
+            if let Some(b) = self.undelivered.pop_front() {
+                return Some(TransportEvent::Undelivered(b));
+            }
+            match self.inputs.recv().await? {
+                Input::Message { source, msg } => {
+                    return Some(TransportEvent::Message { source, msg })
+                }
+                Input::ConnOpened {
+                    id,
+                    peer,
+                    transport,
+                    tx,
+                    kill,
+                } => {
+                    self.conns.insert(
+                        id,
+                        ConnEntry {
+                            tx,
+                            peer,
+                            transport,
+                            kill,
+                        },
+                    );
+                    self.by_addr.insert((peer, transport), id);
+                }
+                Input::ConnClosed { id, unsent } => {
+                    self.forget_conn(id);
+                    self.undelivered.extend(unsent);
+                }
+            }
+        }
+    }
+
+    /// Send what a core transmits: UDP from the socket of the right family, a
+    /// connection by id (18.2.2: back over the connection a request came on), an open
+    /// connection to the address, or a new one. `Err` means the bytes cannot go: tell
+    /// the transaction (17.1.4, 17.2.4).
+    pub fn send(&mut self, t: &Transmit) -> Result<(), &'static str> {
+        self.try_transmit(t)
+    }
+
+    /// Stop accepting new connections (graceful shutdown); existing ones stay.
+    pub fn stop_accepting(&mut self) {
+        for t in self.accept_tasks.drain(..) {
+            t.abort();
+        }
+    }
+
+    /// Close everything: connections write what is queued first.
+    pub fn close(&mut self) {
+        for t in self.accept_tasks.drain(..).chain(self.udp_tasks.drain(..)) {
+            t.abort();
+        }
+        // Connections write what is queued, then close; the kill switches (held a
+        // little while elsewhere) end any whose peer does not read.
+        let mut kills = Vec::new();
+        for (_, c) in self.conns.drain() {
+            let _ = c.tx.try_send(Outgoing::Close);
+            kills.push(c.kill);
+        }
+        let linger = self.shared.limits.handshake_timeout.min(LINGER);
+        tokio::spawn(async move {
+            tokio::time::sleep(linger).await;
+            drop(kills);
+        });
+    }
+
+    fn try_transmit(&mut self, t: &Transmit) -> Result<(), &'static str> {
+        if t.transport == Transport::Udp {
+            let socket = self
+                .udp_socket_for(t.dest)
+                .ok_or("no UDP socket of this address family")?;
+            return match socket.try_send_to(&t.bytes, t.dest) {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // The socket buffer is full: as if the datagram were lost.
+                    tracing::debug!(dest = %t.dest, "UDP send buffer full; datagram dropped");
+                    Ok(())
+                }
+                Err(_) => Err("UDP send failed"),
+            };
+        }
+        if let Some(id) = t.conn {
+            if self.conns.contains_key(&id) {
+                return self.queue(id, t.bytes.clone());
+            }
+            // RFC 7118: a WebSocket client cannot be reached but over its connection.
+            if matches!(t.transport, Transport::Ws | Transport::Wss) {
+                return Err("the WebSocket connection is closed");
+            }
+        }
+        // Section 18.2.2: a response whose connection is gone goes to the sent-by.
+        let dest = match t.conn {
+            Some(_) => response_address(&t.bytes).unwrap_or(t.dest),
+            None => t.dest,
+        };
+        if let Some(&id) = self.by_addr.get(&(dest, t.transport)) {
+            return self.queue(id, t.bytes.clone());
+        }
+        self.connect(dest, t.transport, t.bytes.clone())
+    }
+
+    fn queue(&mut self, id: u64, bytes: Bytes) -> Result<(), &'static str> {
+        let Some(c) = self.conns.get(&id) else {
+            return Err("the connection is closed");
+        };
+        match c.tx.try_send(Outgoing::Data(bytes)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => {
+                tracing::warn!(peer = %c.peer, "peer is not reading; connection closed");
+                self.forget_conn(id);
+                Err("the connection's write queue is full")
+            }
+            Err(TrySendError::Closed(_)) => {
+                self.forget_conn(id);
+                Err("the connection is closed")
+            }
+        }
+    }
+
+    fn connect(
+        &mut self,
+        peer: SocketAddr,
+        transport: Transport,
+        first: Bytes,
+    ) -> Result<(), &'static str> {
+        let permit = self
+            .shared
+            .permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| "connection limit reached")?;
+        let id = self.shared.next_id();
+        let (tx, rx) = mpsc::channel(self.shared.limits.connection_queue.max(1));
+        let (kill_tx, kill) = oneshot::channel();
+        tx.try_send(Outgoing::Data(first))
+            .map_err(|_| "the connection's write queue is full")?;
+        self.conns.insert(
+            id,
+            ConnEntry {
+                tx: tx.clone(),
+                peer,
+                transport,
+                kill: kill_tx,
+            },
+        );
+        self.by_addr.insert((peer, transport), id);
+        conn::spawn_connect(Conn {
+            link: Link {
+                id,
+                peer,
+                transport,
+                shared: self.shared.clone(),
+                tx,
+            },
+            rx,
+            kill,
+            _permit: permit,
+        });
+        Ok(())
+    }
+
+    /// The UDP socket to send to `dest` from: same address family, and a loopback
+    /// socket only for loopback destinations.
+    fn udp_socket_for(&self, dest: SocketAddr) -> Option<Arc<UdpSocket>> {
+        let score = |local: &SocketAddr| -> Option<u8> {
+            if local.is_ipv4() != dest.is_ipv4() {
+                return None;
+            }
+            let l = local.ip();
+            match (l.is_loopback(), dest.ip().is_loopback(), l.is_unspecified()) {
+                (true, true, _) => Some(2),
+                (false, _, true) | (false, false, false) => Some(1),
+                _ => None,
+            }
+        };
+        self.udp
+            .iter()
+            .filter_map(|(local, s)| score(local).map(|sc| (sc, s)))
+            .max_by_key(|(sc, _)| *sc)
+            .map(|(_, s)| s.clone())
+    }
+
+    fn forget_conn(&mut self, id: u64) {
+        if let Some(c) = self.conns.remove(&id) {
+            if self.by_addr.get(&(c.peer, c.transport)) == Some(&id) {
+                self.by_addr.remove(&(c.peer, c.transport));
+            }
+        }
+    }
+}
+
+fn response_address(bytes: &Bytes) -> Option<SocketAddr> {
+    let msg = Message::parse(bytes.clone()).ok()?;
+    if msg.is_request() {
+        return None;
+    }
+    let via = msg.top_via()?;
+    let transport = Transport::from_via(via.transport)?;
+    let ip = match via.received() {
+        Some(r) => r.trim_matches(|c| c == '[' || c == ']').parse().ok()?,
+        None => via.host.ip()?,
+    };
+    let port = match via.rport() {
+        Some(Some(p)) => p,
+        _ => via.port.unwrap_or_else(|| transport.default_port()),
+    };
+    Some(SocketAddr::new(ip, port))
+}
