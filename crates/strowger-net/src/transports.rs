@@ -24,6 +24,8 @@ use crate::{tls, udp};
 
 /// What the network delivers.
 #[derive(Debug)]
+// Messages are the common case; boxing them would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
 pub enum TransportEvent {
     /// A parsed message and where it came from (with its connection).
     Message { source: Target, msg: Message },
