@@ -7,10 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod lint;
-// `strowger serve`; the network driver lands with strowger-net.
-#[allow(dead_code)]
+mod logging;
 mod serve;
-#[allow(dead_code)]
 mod store;
 
 #[derive(Parser, Debug)]
@@ -26,15 +24,20 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once at start-up
 enum Command {
     /// Parse one SIP message and print its structure; exit 0 when it is well-formed and
     /// complete, 1 (with the reason on stderr) when it is not.
     Parse(lint::ParseArgs),
+    /// Run the registrar, location service and proxy (or redirect server): with no
+    /// options, for the local domain on UDP and TCP 5060 with an SQLite store.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Parse(args) => lint::run(&args),
+        Command::Serve(args) => serve::main(&args),
     }
 }

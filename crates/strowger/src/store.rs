@@ -29,6 +29,7 @@ impl SqliteStore {
     }
 
     /// A store that lives in memory (tests).
+    #[cfg(test)]
     pub fn in_memory() -> Result<Self, StoreError> {
         Self::init(Connection::open_in_memory()?)
     }

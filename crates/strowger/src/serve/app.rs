@@ -63,7 +63,7 @@ struct PendingForward {
 #[derive(Debug)]
 enum PendingStateless {
     Request(Message),
-    Response(Message, Transport, u16),
+    Response(Message),
 }
 
 /// The server's application state.
@@ -282,7 +282,7 @@ impl App {
             if let Some(t) = targets.first() {
                 match st {
                     PendingStateless::Request(m) => self.proxy.send_stateless(*t, &m),
-                    PendingStateless::Response(m, ..) => self.proxy.send_stateless(*t, &m),
+                    PendingStateless::Response(m) => self.proxy.send_stateless(*t, &m),
                 }
             }
             return;
@@ -352,8 +352,7 @@ impl App {
                         "sip:{host}:{port};transport={}",
                         transport.as_str().to_ascii_lowercase()
                     );
-                    self.stateless
-                        .insert(id, PendingStateless::Response(msg, transport, port));
+                    self.stateless.insert(id, PendingStateless::Response(msg));
                     self.resolve_out.push_back(ResolveRequest { id, uri });
                 }
             }
