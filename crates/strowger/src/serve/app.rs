@@ -193,6 +193,16 @@ impl App {
         }
         let mut dconf = DigestConfig::new(realm);
         dconf.nonce_lifetime = std::time::Duration::from_secs(config.auth.nonce_ttl);
+        let algorithms: Vec<_> = config
+            .auth
+            .algorithms
+            .iter()
+            .filter_map(|a| strowger_core::digest::Algorithm::from_name(a))
+            .collect();
+        if algorithms.is_empty() {
+            return Err("auth.algorithms names no known digest algorithm".into());
+        }
+        dconf.algorithms = algorithms;
         let auth = ServerAuth::new(nonce_key, dconf).map_err(|e| e.to_string())?;
         let mut domains = config.domains.clone();
         for l in &local {
@@ -749,14 +759,33 @@ enum HopHint {
     Uri(String),
 }
 
-/// A binding as a proxy target: Path becomes Route (RFC 3327); without Path, the
-/// address the REGISTER came from is the next hop.
+/// A binding as a proxy target: Path becomes Route (RFC 3327). Without Path the
+/// contact URI is the next hop, as RFC 3261 and Kamailio's defaults have it, except
+/// where it cannot be reached and the address the REGISTER came from must be used
+/// instead: a WebSocket client (RFC 7118: only over its connection), a contact host
+/// ending in `.invalid`, or a contact IP that differs from the source IP (the UA is
+/// behind NAT; what Kamailio's fix_nated_register does).
 fn binding_target(b: &Binding) -> (String, Vec<String>, u16, Option<HopHint>) {
-    let hint = if b.path.is_empty() {
-        b.source
-            .as_deref()
-            .and_then(decode_source)
-            .map(HopHint::Target)
+    let source = b.source.as_deref().and_then(decode_source);
+    let use_source = b.path.is_empty()
+        && source.is_some_and(|src| {
+            if matches!(src.transport, Transport::Ws | Transport::Wss) {
+                return true;
+            }
+            match Uri::parse(&b.contact) {
+                Ok(Uri::Sip(u)) => match u.host.ip() {
+                    Some(ip) => ip != src.addr.ip(),
+                    None => u
+                        .host
+                        .to_string()
+                        .to_ascii_lowercase()
+                        .ends_with(".invalid"),
+                },
+                _ => false,
+            }
+        });
+    let hint = if use_source {
+        source.map(HopHint::Target)
     } else {
         None
     };

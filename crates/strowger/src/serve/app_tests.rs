@@ -242,7 +242,7 @@ fn register_is_challenged_then_accepted_and_survives_a_restart_rfc3261_10_3_22()
     let r = w.register("bob", "bobpw", "bob", BOB);
     assert_eq!(r.status(), Some(200));
     assert_eq!(r.contacts().count(), 1);
-    // Both algorithms were offered, SHA-256 first (RFC 8760).
+    // Both algorithms are offered, MD5 first by default (see AuthConfig::algorithms).
     let first = w.register_text("bob", "bob", BOB, 3, None);
     w.send(BOB, first);
     let c = w.last_final(BOB);
@@ -251,7 +251,8 @@ fn register_is_challenged_then_accepted_and_survives_a_restart_rfc3261_10_3_22()
         .map(str::to_string)
         .collect();
     assert_eq!(offered.len(), 2);
-    assert!(offered[0].contains("SHA-256"));
+    assert!(offered[0].contains("MD5"));
+    assert!(offered[1].contains("SHA-256"));
     w.restart();
     assert_eq!(
         w.app.binding_count(w.wall),

@@ -84,6 +84,12 @@ pub struct AuthConfig {
     pub required: bool,
     /// Seconds a nonce stays fresh (then stale=true).
     pub nonce_ttl: u64,
+    /// Digest algorithms offered, one challenge each, in this order. RFC 8760 asks
+    /// for the most preferred first; the default puts MD5 first anyway because
+    /// MD5-only clients that take the first challenge (SIPp 3.6, older phones) fail
+    /// otherwise, and a client that supports SHA-256 still finds it. Use
+    /// `["SHA-256", "MD5"]` when every client is RFC 8760-aware.
+    pub algorithms: Vec<String>,
 }
 
 impl Default for AuthConfig {
@@ -92,6 +98,7 @@ impl Default for AuthConfig {
             realm: None,
             required: true,
             nonce_ttl: 300,
+            algorithms: vec!["MD5".into(), "SHA-256".into()],
         }
     }
 }
@@ -219,13 +226,16 @@ impl ServeConfig {
         Ok(())
     }
 
-    /// Add a `--user NAME:PASSWORD`.
+    /// Add a `--user NAME:PASSWORD` (a later one for the same name wins).
     pub fn add_user_flag(&mut self, spec: &str) -> Result<(), ConfigError> {
         let (name, password) = spec
             .split_once(':')
             .filter(|(n, p)| !n.is_empty() && !p.is_empty())
             .ok_or_else(|| ConfigError::User(spec.to_string()))?;
-        self.users.retain(|u| u.name != name);
+        if self.users.len() < 64 {
+            // Short lists only: a users file of 100 000 lines would make this quadratic.
+            self.users.retain(|u| u.name != name);
+        }
         self.users.push(User {
             name: name.to_string(),
             password: Some(password.to_string()),

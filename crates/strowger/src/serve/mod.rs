@@ -26,6 +26,10 @@ pub struct ServeArgs {
     /// A user who may register and call (repeatable).
     #[arg(long, value_name = "NAME:PASSWORD")]
     pub user: Vec<String>,
+    /// Users from a file: one `NAME;PASSWORD` (or `NAME:PASSWORD`) per line; a SIPp
+    /// injection file (with its SEQUENTIAL/RANDOM first line) works as it is.
+    #[arg(long, value_name = "FILE")]
+    pub users_file: Option<PathBuf>,
     /// Redirect server: answer INVITEs for our users with 302 and their contacts.
     #[arg(long)]
     pub redirect: bool,
@@ -69,6 +73,22 @@ pub fn configure(args: &ServeArgs) -> Result<config::ServeConfig, String> {
     }
     for u in &args.user {
         c.add_user_flag(u).map_err(|e| e.to_string())?;
+    }
+    if let Some(f) = &args.users_file {
+        let text =
+            std::fs::read_to_string(f).map_err(|e| format!("cannot read {}: {e}", f.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty()
+                || line.starts_with('#')
+                || matches!(line, "SEQUENTIAL" | "RANDOM" | "USER")
+            {
+                continue;
+            }
+            let spec = line.replacen(';', ":", 1);
+            c.add_user_flag(&spec)
+                .map_err(|e| format!("{} line {}: {e}", f.display(), n + 1))?;
+        }
     }
     if args.redirect {
         c.redirect = true;
