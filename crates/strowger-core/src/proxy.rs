@@ -93,6 +93,9 @@ pub struct ForwardTarget {
     pub dest: Target,
     /// Preference in thousandths: higher first; equal q are tried in parallel.
     pub q: u16,
+    /// The next hops to try, in order, when `dest` fails with a transport error, a
+    /// timeout before any response, or a 503 (RFC 3263 section 4.3).
+    pub alternates: Vec<Target>,
 }
 
 /// What the application must decide or do.
@@ -126,6 +129,8 @@ struct Branch {
     key: TransactionKey,
     request: Message,
     dest: Target,
+    /// The target it came from, with the alternates not tried yet.
+    target: ForwardTarget,
     provisional: bool,
     cancel_pending: bool,
     done: bool,
@@ -575,6 +580,7 @@ impl Proxy {
                                 key: client,
                                 request: msg,
                                 dest: t.dest,
+                                target: t.clone(),
                                 provisional: false,
                                 cancel_pending: false,
                                 done: false,
@@ -717,7 +723,21 @@ impl Proxy {
             }
             return;
         }
-        b.done = true;
+        if code == 503 {
+            // 4.3: a 503 sends the request to the next address too.
+            if self.fail_over(now, &client) {
+                return;
+            }
+            let Some(ctx) = self.contexts.get_mut(&server) else {
+                return;
+            };
+            let Some(b) = ctx.branches.iter_mut().find(|b| b.key == client) else {
+                return;
+            };
+            b.done = true;
+        } else {
+            b.done = true;
+        }
         self.timer_c.retain(|_, k| k != &client);
         if (200..300).contains(&code) {
             // Every 2xx goes upstream at once (16.7 step 5); other branches of an INVITE
@@ -740,7 +760,75 @@ impl Proxy {
         self.finish_if_done(now, &server);
     }
 
+    /// RFC 3263 4.3: a branch whose next hop failed before any response (or answered
+    /// 503) is sent to the next address of its target, with a new branch. Returns
+    /// whether it was.
+    fn fail_over(&mut self, now: Instant, client: &TransactionKey) -> bool {
+        let Some(server) = self.branch_of.get(client).cloned() else {
+            return false;
+        };
+        let Some(ctx) = self.contexts.get_mut(&server) else {
+            return false;
+        };
+        if ctx.cancelled || ctx.answered {
+            return false;
+        }
+        let (req, incoming) = (ctx.request.clone(), ctx.incoming);
+        let Some(b) = ctx.branches.iter_mut().find(|b| &b.key == client) else {
+            return false;
+        };
+        if b.done || b.target.alternates.is_empty() {
+            return false;
+        }
+        let mut t = b.target.clone();
+        t.dest = t.alternates.remove(0);
+        // The alternates left belong to the new branch only.
+        b.target.alternates.clear();
+        let Ok(msg) = self.branch_request(&req, &t, incoming) else {
+            return false;
+        };
+        match self.layer.send_request(now, msg.clone(), t.dest) {
+            Ok(new_key) => {
+                self.timer_c.retain(|_, k| k != client);
+                if let Some(old) = self
+                    .contexts
+                    .get_mut(&server)
+                    .and_then(|c| c.branches.iter_mut().find(|b| &b.key == client))
+                {
+                    old.done = true;
+                }
+                tracing::info!(dest = %t.dest.addr, "failing over to the next address (RFC 3263 4.3)");
+                self.branch_of.insert(new_key.clone(), server.clone());
+                if req.method() == Some(Method::Invite) {
+                    self.arm_timer_c(now, new_key.clone());
+                }
+                if let Some(ctx) = self.contexts.get_mut(&server) {
+                    ctx.branches.push(Branch {
+                        key: new_key,
+                        request: msg,
+                        dest: t.dest,
+                        target: t,
+                        provisional: false,
+                        cancel_pending: false,
+                        done: false,
+                    });
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     fn branch_failed(&mut self, now: Instant, client: &TransactionKey, code: u16) {
+        let no_response = self
+            .branch_of
+            .get(client)
+            .and_then(|s| self.contexts.get(s))
+            .and_then(|c| c.branches.iter().find(|b| &b.key == client))
+            .is_some_and(|b| !b.provisional);
+        if no_response && self.fail_over(now, client) {
+            return;
+        }
         let Some(server) = self.branch_of.get(client).cloned() else {
             return;
         };

@@ -217,6 +217,7 @@ fn target(uri: &str, dest: &str, q: u16) -> ForwardTarget {
         route: Vec::new(),
         dest: udp(dest),
         q,
+        alternates: Vec::new(),
     }
 }
 
@@ -604,4 +605,45 @@ From: <sip:alice@example.com>;tag=a1\r\nCall-ID: call-1@alice\r\nCSeq: 1 ACK\r\n
     assert_eq!(fwd.routes().count(), 0, "our Route is removed (16.4)");
     assert_eq!(fwd.max_forwards(), Some(69));
     assert_eq!(fwd.vias().count(), 2);
+}
+
+#[test]
+fn a_503_fails_over_to_the_next_address_rfc3263_4_3() {
+    let mut net = Net::new();
+    send_from_alice(&mut net, invite(""));
+    let (key, _) = net.take_request();
+    let now = net.now;
+    let mut t = target("sip:bob@example.com", BOB1, 1000);
+    t.alternates = vec![udp(BOB2)];
+    net.proxy
+        .forward(now, &key, vec![t], Transport::Udp)
+        .unwrap();
+    net.run();
+    let (k1, r1) = net.new_requests(BOB1).remove(0);
+    net.answer(BOB1, &k1, &r1, 503, "b1");
+    let (k2, r2) = net.new_requests(BOB2).remove(0);
+    assert_ne!(r2.top_via_branch(), r1.top_via_branch(), "a new branch");
+    net.answer(BOB2, &k2, &r2, 200, "b2");
+    assert_eq!(net.responses(ALICE), vec![100, 200]);
+}
+
+#[test]
+fn an_unreachable_next_hop_fails_over_after_timer_b_rfc3263_4_3() {
+    let mut net = Net::new();
+    send_from_alice(&mut net, invite(""));
+    let (key, _) = net.take_request();
+    let now = net.now;
+    // Nobody listens at 127.0.0.1:5999: the branch times out without a response.
+    let mut t = target("sip:bob@example.com", "127.0.0.1:5999", 1000);
+    t.alternates = vec![udp(BOB1)];
+    net.proxy
+        .forward(now, &key, vec![t], Transport::Udp)
+        .unwrap();
+    net.run();
+    assert!(net.new_requests(BOB1).is_empty());
+    net.advance(Duration::from_secs(33));
+    let (k1, r1) = net.new_requests(BOB1).remove(0);
+    net.answer(BOB1, &k1, &r1, 486, "b1");
+    let got = net.responses(ALICE);
+    assert_eq!(got.last(), Some(&486), "{got:?}");
 }

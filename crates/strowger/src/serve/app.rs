@@ -304,8 +304,9 @@ impl App {
             return;
         };
         if let Some(mut t) = p.waiting.remove(&id) {
-            if let Some(dest) = targets.first() {
+            if let Some((dest, rest)) = targets.split_first() {
                 t.dest = *dest;
+                t.alternates = rest.to_vec();
                 p.ready.push(t);
             }
         }
@@ -692,6 +693,7 @@ impl App {
                 route: route.clone(),
                 dest: Target::new(SocketAddr::from(([0, 0, 0, 0], 0)), Transport::Udp),
                 q,
+                alternates: Vec::new(),
             };
             // The next hop: the hint (where the binding was registered from, or a
             // static route), else the first Route, else the Request-URI.
