@@ -266,6 +266,15 @@ impl Proxy {
         msg: Message,
     ) -> Result<(), ProxyError> {
         let last = msg.status().is_some_and(|s| s >= 200);
+        if last {
+            // One line per transaction answered here.
+            tracing::info!(
+                method = msg.cseq().map_or("", |c| c.method.as_str()),
+                call_id = msg.call_id().unwrap_or(""),
+                code = msg.status().unwrap_or(0),
+                "answered"
+            );
+        }
         self.layer.respond(now, key, msg)?;
         if last {
             self.contexts.remove(key);
@@ -883,6 +892,15 @@ impl Proxy {
         };
         match out {
             Ok(m) => {
+                if let Some(code) = m.status().filter(|c| *c >= 200) {
+                    // One line per proxied transaction, at its final response.
+                    tracing::info!(
+                        method = m.cseq().map_or("", |c| c.method.as_str()),
+                        call_id = m.call_id().unwrap_or(""),
+                        code,
+                        "proxied"
+                    );
+                }
                 if let Err(e) = self.layer.respond(now, server, m) {
                     tracing::debug!("response not relayed: {e}");
                 }
