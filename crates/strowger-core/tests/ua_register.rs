@@ -403,3 +403,40 @@ fn digest_challenge_is_answered_with_the_credentials_of_the_store_rfc3261_22_2()
     ));
     b.nothing_sent();
 }
+
+#[test]
+fn a_new_registration_can_query_without_binding_first_rfc3261_10_2_3() {
+    let mut b = Bench::new();
+    let h = b.ua.new_registration("sip:192.0.2.10", 3600).unwrap();
+    b.nothing_sent();
+    let now = b.now;
+    b.ua.query_bindings(now, h).unwrap();
+    let query = b.sent();
+    assert_eq!(query.contacts().count(), 0);
+    b.reply(
+        &query,
+        200,
+        &[("Contact", "<sip:alice@192.0.2.7>;expires=60")],
+    );
+    assert!(matches!(
+        &b.events()[..],
+        [Event::RegisterResult { code: 200, bindings, .. }] if bindings.len() == 1
+    ));
+}
+
+#[test]
+fn an_undeliverable_register_fails_as_503_rfc3261_8_1_3_1() {
+    let mut b = Bench::new();
+    let now = b.now;
+    b.ua.register(now, "sip:192.0.2.10", 3600).unwrap();
+    let out = b.ua.poll_transmit().unwrap();
+    b.ua.undeliverable(now, &out.bytes);
+    assert!(matches!(
+        &b.events()[..],
+        [Event::RegisterResult {
+            code: 503,
+            expires: None,
+            ..
+        }]
+    ));
+}

@@ -52,7 +52,9 @@ pub struct Transports {
     local: Vec<ListenSpec>,
     conns: HashMap<u64, ConnEntry>,
     by_addr: HashMap<(SocketAddr, Transport), u64>,
-    udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    /// Each UDP socket twice: tokio's for the receive task, and a second handle of
+    /// the same socket for sending (see [`Transports::bind`]).
+    udp: Vec<(SocketAddr, Arc<UdpSocket>, Arc<std::net::UdpSocket>)>,
     accept_tasks: Vec<JoinHandle<()>>,
     udp_tasks: Vec<JoinHandle<()>>,
     /// Undelivered bytes of connections that closed, not handed out yet.
@@ -99,8 +101,15 @@ impl Transports {
             if spec.transport == Transport::Udp {
                 let socket = UdpSocket::bind(spec.addr).await.map_err(bind_err)?;
                 let addr = socket.local_addr().map_err(bind_err)?;
+                // Datagrams are sent on a plain non-blocking handle of the socket:
+                // tokio's `try_send_to` reports WouldBlock until its reactor has seen
+                // the socket writable once, which dropped the first datagram sent
+                // right after binding.
+                let std_socket = socket.into_std().map_err(bind_err)?;
+                let sender = std_socket.try_clone().map_err(bind_err)?;
+                let socket = UdpSocket::from_std(std_socket).map_err(bind_err)?;
                 local.push(ListenSpec::new(spec.transport, addr));
-                udp_sockets.push((addr, Arc::new(socket)));
+                udp_sockets.push((addr, Arc::new(socket), Arc::new(sender)));
             } else {
                 let listener = TcpListener::bind(spec.addr).await.map_err(bind_err)?;
                 local.push(ListenSpec::new(
@@ -125,7 +134,7 @@ impl Transports {
             .collect();
         let udp_tasks = udp_sockets
             .iter()
-            .map(|(_, s)| tokio::spawn(udp::recv_loop(s.clone(), shared.clone())))
+            .map(|(_, s, _)| tokio::spawn(udp::recv_loop(s.clone(), shared.clone())))
             .collect();
         for l in &local {
             tracing::info!(listen = %l, "listening");
@@ -224,7 +233,7 @@ impl Transports {
             let socket = self
                 .udp_socket_for(t.dest)
                 .ok_or("no UDP socket of this address family")?;
-            return match socket.try_send_to(&t.bytes, t.dest) {
+            return match socket.send_to(&t.bytes, t.dest) {
                 Ok(_) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     // The socket buffer is full: as if the datagram were lost.
@@ -316,7 +325,7 @@ impl Transports {
 
     /// The UDP socket to send to `dest` from: same address family, and a loopback
     /// socket only for loopback destinations.
-    fn udp_socket_for(&self, dest: SocketAddr) -> Option<Arc<UdpSocket>> {
+    fn udp_socket_for(&self, dest: SocketAddr) -> Option<Arc<std::net::UdpSocket>> {
         let score = |local: &SocketAddr| -> Option<u8> {
             if local.is_ipv4() != dest.is_ipv4() {
                 return None;
@@ -330,7 +339,7 @@ impl Transports {
         };
         self.udp
             .iter()
-            .filter_map(|(local, s)| score(local).map(|sc| (sc, s)))
+            .filter_map(|(local, _, s)| score(local).map(|sc| (sc, s)))
             .max_by_key(|(sc, _)| *sc)
             .map(|(_, s)| s.clone())
     }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod agent;
 mod lint;
 mod logging;
 mod serve;
@@ -32,6 +33,16 @@ enum Command {
     /// Run the registrar, location service and proxy (or redirect server): with no
     /// options, for the local domain on UDP and TCP 5060 with an SQLite store.
     Serve(serve::ServeArgs),
+    /// Call a SIP URI with audio (play/record a WAV, DTMF), hang up after --duration.
+    Call(agent::CallArgs),
+    /// Answer every call (with echo, play or record) until SIGTERM or --max-calls.
+    Answer(agent::AnswerArgs),
+    /// Register at a registrar and stay registered (or --once, --unregister, --query).
+    Register(agent::RegisterArgs),
+    /// Send OPTIONS and print the response (status, Allow, Supported, round trip).
+    Options(agent::OptionsArgs),
+    /// Send a MESSAGE (RFC 3428) with a line of text.
+    Message(agent::MessageArgs),
 }
 
 fn main() -> ExitCode {
@@ -39,5 +50,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Parse(args) => lint::run(&args),
         Command::Serve(args) => serve::main(&args),
+        Command::Call(args) => agent::call(args),
+        Command::Answer(args) => agent::answer(args),
+        Command::Register(args) => agent::register(args),
+        Command::Options(args) => agent::options(args),
+        Command::Message(args) => agent::message(args),
     }
 }

@@ -643,6 +643,21 @@ impl UserAgent {
         }
     }
 
+    /// Bytes from [`UserAgent::poll_transmit`] could not be sent (the runtime's send
+    /// failed, or their connection closed first): the request's client transaction
+    /// fails as on a 503 (sections 8.1.3.1, 17.1.4).
+    pub fn undeliverable(&mut self, now: Instant, bytes: &[u8]) {
+        let Ok(msg) = Message::parse(bytes.to_vec()) else {
+            return;
+        };
+        if let Some(key) = TransactionKey::client(&msg).filter(|_| msg.is_request()) {
+            if self.stack.layer.state(&key).is_some() {
+                self.stack.layer.transport_error(now, &key);
+                self.drain(now);
+            }
+        }
+    }
+
     // -- output ---------------------------------------------------------------------
 
     pub fn poll_transmit(&mut self) -> Option<Transmit> {

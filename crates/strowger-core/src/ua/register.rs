@@ -82,6 +82,24 @@ impl UserAgent {
         registrar: &str,
         expires: u32,
     ) -> Result<RegistrationHandle, Error> {
+        let h = self.new_registration(registrar, expires)?;
+        if let Err(e) = self.send_register(now, h, Mode::Register) {
+            self.registrations.remove(&h);
+            return Err(e);
+        }
+        self.drain(now);
+        Ok(h)
+    }
+
+    /// A registration at `registrar` that sends nothing yet: follow it with
+    /// [`unregister`](Self::unregister), [`unregister_all`](Self::unregister_all) or
+    /// [`query_bindings`](Self::query_bindings) to remove or list bindings without
+    /// adding ours first.
+    pub fn new_registration(
+        &mut self,
+        registrar: &str,
+        expires: u32,
+    ) -> Result<RegistrationHandle, Error> {
         let dest = self.stack.dest(registrar, true)?;
         let h = RegistrationHandle(self.handle());
         self.registrations.insert(
@@ -99,11 +117,6 @@ impl UserAgent {
                 dest,
             },
         );
-        if let Err(e) = self.send_register(now, h, Mode::Register) {
-            self.registrations.remove(&h);
-            return Err(e);
-        }
-        self.drain(now);
         Ok(h)
     }
 
