@@ -561,3 +561,53 @@ fn request_with_lower_cseq_in_a_dialog_gets_500_rfc3261_12_2_2() {
     net.run();
     assert_eq!(net.sent(ALICE, BOB, "500 OPTIONS").len(), 1);
 }
+
+#[test]
+fn a_3xx_is_followed_to_its_contact_with_a_new_cseq_rfc3261_8_1_3_4() {
+    let mut net = two();
+    net.add("carol", CAROL);
+    let now = net.now;
+    let a = net
+        .ua(ALICE)
+        .invite(now, &format!("sip:bob@{BOB}"), Some(Body::sdp(OFFER)))
+        .unwrap();
+    net.run();
+    let _ = incoming(&net.events(BOB));
+    // Bob's side redirects to Carol (a redirect server would).
+    let invite = net.sent(ALICE, BOB, "INVITE").remove(0).msg;
+    let redirect = strowger_message::ResponseBuilder::new(&invite, 302)
+        .to_tag("redir")
+        .header("Contact", &format!("<sip:carol@{CAROL}>"))
+        .build()
+        .unwrap();
+    let now = net.now;
+    net.ua(ALICE)
+        .handle_message(now, addr(BOB), Transport::Udp, redirect);
+    net.run();
+    // The 302 is ACKed by the transaction; a new INVITE goes to Carol.
+    assert_eq!(net.sent(ALICE, BOB, "ACK").len(), 1);
+    let to_carol = net.sent(ALICE, CAROL, "INVITE");
+    assert_eq!(to_carol.len(), 1);
+    let second = &to_carol[0].msg;
+    assert_eq!(
+        second.request_uri_str(),
+        Some(format!("sip:carol@{CAROL}").as_str())
+    );
+    assert_eq!(second.call_id(), invite.call_id(), "same Call-ID");
+    assert_eq!(second.from_tag(), invite.from_tag(), "same From");
+    assert_eq!(
+        second.cseq().unwrap().seq,
+        invite.cseq().unwrap().seq + 1,
+        "a new CSeq"
+    );
+    let c = incoming(&net.events(CAROL));
+    let now = net.now;
+    net.ua(CAROL)
+        .answer(now, c, 200, Some(Body::sdp(OFFER)))
+        .unwrap();
+    net.run();
+    assert!(net
+        .events(ALICE)
+        .iter()
+        .any(|e| matches!(e, Event::CallAnswered { call, .. } if *call == a)));
+}

@@ -375,6 +375,7 @@ impl UserAgent {
                         purpose: Purpose::Cancel(h),
                         template,
                         auth_tries: 0,
+                        tried: Vec::new(),
                     },
                 );
             }

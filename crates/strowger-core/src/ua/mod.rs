@@ -346,6 +346,8 @@ struct Outgoing {
     purpose: Purpose,
     template: Template,
     auth_tries: u8,
+    /// Request-URIs already tried for this request (3xx recursion, 8.1.3.4).
+    tried: Vec<String>,
 }
 
 /// A source of random numbers (glare back-off); injectable for tests.
@@ -428,6 +430,7 @@ impl Stack {
                 purpose,
                 template,
                 auth_tries: 0,
+                tried: Vec::new(),
             },
         );
         Ok((key, msg))
@@ -811,6 +814,9 @@ impl UserAgent {
         if code >= 200 && self.retry_with_credentials(now, &key, &msg) {
             return;
         }
+        if (300..400).contains(&code) && self.recurse_on_redirect(now, &key, &msg) {
+            return;
+        }
         self.on_final_or_provisional(now, key, code, Some(msg));
     }
 
@@ -909,6 +915,59 @@ impl UserAgent {
             }
             Err(e) => {
                 tracing::debug!(error = %e, "could not retry with credentials");
+                false
+            }
+        }
+    }
+
+    /// Section 8.1.3.4: recurse on a 3xx, sending the request to the first Contact
+    /// (best q first) not tried yet, with the same Call-ID, From and To and a new
+    /// CSeq; at most 5 redirections per request. Returns whether it did. Only
+    /// requests outside a dialog (initial INVITE, OPTIONS, MESSAGE) recurse.
+    fn recurse_on_redirect(&mut self, now: Instant, key: &TransactionKey, resp: &Message) -> bool {
+        const MAX_REDIRECTS: usize = 5;
+        let Some(outgoing) = self.stack.clients.get(key) else {
+            return false;
+        };
+        if !matches!(outgoing.purpose, Purpose::Invite(_) | Purpose::Request(_)) {
+            return false;
+        }
+        if outgoing.tried.len() >= MAX_REDIRECTS {
+            return false;
+        }
+        let mut tried = outgoing.tried.clone();
+        tried.push(outgoing.template.uri.clone());
+        let Some(next) = uac::redirect_targets(resp).into_iter().find(|t| {
+            !tried.contains(t)
+                && matches!(
+                    strowger_message::Uri::parse(t),
+                    Ok(strowger_message::Uri::Sip(_))
+                )
+        }) else {
+            return false;
+        };
+        let Ok(dest) = self.stack.dest(&next, true) else {
+            return false;
+        };
+        let purpose = outgoing.purpose;
+        let mut t = outgoing.template.clone();
+        t.uri = next.clone();
+        t.dest = dest;
+        t.cseq = t.cseq.wrapping_add(1);
+        match self.stack.send(now, purpose, t) {
+            Ok((new_key, msg)) => {
+                tracing::info!(target = %next, "following the redirection (8.1.3.4)");
+                if let Some(o) = self.stack.clients.get_mut(&new_key) {
+                    o.tried = tried;
+                }
+                if let Some(o) = self.stack.clients.get_mut(key) {
+                    o.purpose = Purpose::Superseded;
+                }
+                self.retargeted(purpose, new_key, msg);
+                true
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "could not follow the redirection");
                 false
             }
         }
