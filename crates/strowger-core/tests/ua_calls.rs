@@ -69,7 +69,13 @@ fn basic_call_setup_and_teardown_rfc3261_13_and_15() {
         matches!(&alice[1], Event::CallAnswered { call, body: Some(body) } if *call == a && body.bytes == ANSWER.as_bytes())
     );
     let bob = net.events(BOB);
-    assert_eq!(bob, vec![Event::CallConfirmed { call: b }]);
+    assert_eq!(
+        bob,
+        vec![Event::CallConfirmed {
+            call: b,
+            body: None
+        }]
+    );
     assert_eq!(
         net.trace(),
         [
@@ -230,11 +236,20 @@ fn forked_invite_two_early_dialogs_both_2xx_acked_second_byed_rfc3261_13_2_2_4()
         net.ua(ALICE).dialog(a).unwrap().id.remote_tag,
         early_tags[0]
     );
-    assert_eq!(net.events(BOB), [Event::CallConfirmed { call: b1 }]);
+    assert_eq!(
+        net.events(BOB),
+        [Event::CallConfirmed {
+            call: b1,
+            body: None
+        }]
+    );
     assert_eq!(
         net.events(CAROL),
         [
-            Event::CallConfirmed { call: b2 },
+            Event::CallConfirmed {
+                call: b2,
+                body: None
+            },
             Event::CallEnded {
                 call: b2,
                 reason: EndReason::RemoteBye
@@ -256,7 +271,10 @@ fn uac_acks_every_retransmitted_2xx_rfc3261_13_2_2_4() {
     // The same ACK, byte for byte.
     assert_eq!(acks[0].msg, acks[1].msg);
     assert_eq!(net.sent(BOB, ALICE, "200 INVITE").len(), 2);
-    assert!(net.events(BOB).contains(&Event::CallConfirmed { call: b }));
+    assert!(net.events(BOB).contains(&Event::CallConfirmed {
+        call: b,
+        body: None
+    }));
 }
 
 #[test]
@@ -273,7 +291,13 @@ fn uas_retransmits_2xx_at_t1_doubling_to_t2_until_the_ack_rfc3261_13_3_1_4() {
         .collect();
     assert_eq!(times, [0.0, 0.5, 1.5, 3.5, 7.5].map(secs));
     assert_eq!(net.sent(ALICE, BOB, "ACK").len(), 1);
-    assert_eq!(net.events(BOB), [Event::CallConfirmed { call: b }]);
+    assert_eq!(
+        net.events(BOB),
+        [Event::CallConfirmed {
+            call: b,
+            body: None
+        }]
+    );
 }
 
 #[test]

@@ -837,7 +837,10 @@ impl UserAgent {
             return;
         };
         if p.initial {
-            self.events.push_back(Event::CallConfirmed { call: h });
+            self.events.push_back(Event::CallConfirmed {
+                call: h,
+                body: Body::of(&msg),
+            });
         }
         if call.hangup_after_ack {
             self.send_bye(now, h);

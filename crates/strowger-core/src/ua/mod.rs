@@ -206,7 +206,12 @@ pub enum Event {
         body: Option<Body>,
     },
     /// The ACK for our 2xx arrived (13.3.1.4).
-    CallConfirmed { call: CallHandle },
+    CallConfirmed {
+        call: CallHandle,
+        /// The ACK's body: the answer when our 2xx carried the offer (a late offer,
+        /// RFC 3264 section 5 / RFC 3261 13.2.1).
+        body: Option<Body>,
+    },
     /// The call is over.
     CallEnded { call: CallHandle, reason: EndReason },
     /// A re-INVITE (section 14.2): answer it with [`UserAgent::answer`].

@@ -64,6 +64,8 @@ struct Call {
     offer: Option<SessionDescription>,
     sdp: Option<strowger_sdp::LocalSession>,
     sockets: Option<strowger_media::MediaSockets>,
+    /// RTP ports kept for a late offer until the ACK brings the answer.
+    late_sockets: Option<strowger_media::MediaSockets>,
     media: Option<MediaTask>,
     answered_at: Option<Instant>,
     hangup_at: Option<Instant>,
@@ -145,6 +147,7 @@ pub async fn run(args: AnswerArgs) -> Result<(), Failure> {
                             offer: None,
                             sdp: None,
                             sockets: None,
+                            late_sockets: None,
                             media: None,
                             answered_at: None,
                             hangup_at: None,
@@ -166,7 +169,26 @@ pub async fn run(args: AnswerArgs) -> Result<(), Failure> {
                         }
                         calls.insert(call, c);
                     }
-                    Event::CallConfirmed { .. } => {}
+                    Event::CallConfirmed { call, body } => {
+                        // A late offer: our 200 carried the offer, the ACK the answer.
+                        if let (Some(c), Some(Ok(answer))) = (calls.get_mut(&call), media::parse_sdp(body.as_ref())) {
+                            if c.offer.is_none() && c.media.is_none() {
+                                if let (Some(ours), Some(sockets)) = (c.sdp.as_ref().and_then(|s| s.last_sent().cloned()), c.late_sockets.take()) {
+                                    match media::configure(&ours, &answer, Role::Offerer) {
+                                        Ok(config) => {
+                                            let mut a = audio.clone();
+                                            a.record = args.record.as_ref().map(|p| numbered(p, c.n));
+                                            match media::start(call, config, sockets, &a, notes_tx.clone()) {
+                                                Ok(m) => c.media = Some(m),
+                                                Err(e) => tracing::warn!(error = %e.0, "media not started"),
+                                            }
+                                        }
+                                        Err(e) => tracing::info!(error = %e, "the answer in the ACK has no common codec"),
+                                    }
+                                }
+                            }
+                        }
+                    }
                     Event::CallEnded { call, reason } => {
                         if let Some(c) = calls.get_mut(&call) {
                             let talk = c.answered_at.map(|a| a.elapsed()).unwrap_or_default();
@@ -380,8 +402,10 @@ fn accept(
         return fail("no RTP ports");
     };
     let Some(offer) = &c.offer else {
-        // No offer: ours goes in the 200; the answer (in the ACK) is not read, no media.
+        // No offer: ours goes in the 200, the answer comes in the ACK (late offer,
+        // RFC 3264 section 5); media starts then.
         let sdp = session.create_offer();
+        c.late_sockets = Some(sockets);
         sip.ua
             .answer(super::now(), h, 200, Some(media::sdp_body(&sdp)))?;
         c.state = State::Answered;
