@@ -119,6 +119,31 @@ fn unix_now(now: SystemTime) -> u64 {
     now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// User-Agent values of the SIP scanners seen on the Internet (sipvicious and kin).
+const SCANNERS: &[&str] = &[
+    "friendly-scanner",
+    "sipvicious",
+    "sipcli",
+    "sip-scan",
+    "sipsak-scan",
+    "iwar",
+    "sivus",
+    "sundayddr",
+    "vaxsipuseragent",
+    "vaxipuseragent",
+    "siparmyknife",
+    "smap",
+    "pplsip",
+];
+
+/// Whether a request comes from a known SIP scanner (by its User-Agent).
+pub fn is_scanner(msg: &Message) -> bool {
+    msg.header("User-Agent").is_some_and(|ua| {
+        let ua = ua.to_ascii_lowercase();
+        SCANNERS.iter().any(|s| ua.contains(s))
+    })
+}
+
 /// Where a bound contact is reached: the connection or address the REGISTER came
 /// from (what Kamailio's nathelper does for clients behind NAT and what WebSocket
 /// clients need), written `transport:ip:port[#conn]`.
@@ -249,6 +274,12 @@ impl App {
     // -- the sans-I/O boundary ---------------------------------------------------------
 
     pub fn handle_message(&mut self, now: Instant, wall: SystemTime, source: Target, msg: Message) {
+        if msg.is_request() && is_scanner(&msg) {
+            // Dropped before any transaction exists: no answer tells a scanner that a
+            // SIP server is here (what Kamailio's and OpenSIPS's sample configs do).
+            tracing::debug!(from = %source.addr, "request from a SIP scanner dropped");
+            return;
+        }
         if let Some(m) = msg.method() {
             self.metrics.request(m.as_str());
         }

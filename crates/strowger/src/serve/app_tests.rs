@@ -463,3 +463,24 @@ fn expired_nonce_is_stale_and_retried_rfc7616() {
         .to_ascii_lowercase()
         .contains("stale=true"));
 }
+
+#[test]
+fn sip_scanners_get_no_answer() {
+    let mut w = World::new("scanner", false);
+    let b = w.branch();
+    w.send(
+        ALICE,
+        format!(
+            "OPTIONS sip:100@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {ALICE};branch={b}\r\nMax-Forwards: 70\r\n\
+To: <sip:100@example.com>\r\nFrom: <sip:100@example.com>;tag=s\r\nCall-ID: scan\r\nCSeq: 1 OPTIONS\r\n\
+User-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n"
+        ),
+    );
+    assert!(
+        !w.phone(ALICE)
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::Response { .. })),
+        "a scanner hears nothing"
+    );
+}
