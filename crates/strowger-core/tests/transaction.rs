@@ -1190,3 +1190,28 @@ impl IntoMsg for Event {
         }
     }
 }
+
+#[test]
+fn non_invite_server_the_tu_never_answers_is_dropped_after_64_t1() {
+    // Not in RFC 3261 (the TU always answers): a guard so that a request the TU drops
+    // does not hold memory forever. The client gave up at timer F.
+    let mut layer = TransactionLayer::new(Config::default());
+    let start = Instant::now();
+    let req = Message::parse(
+        &b"OPTIONS sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKguard\r\n\
+Max-Forwards: 70\r\nTo: <sip:bob@example.com>\r\nFrom: <sip:alice@example.com>;tag=g\r\n\
+Call-ID: guard@192.0.2.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"[..],
+    )
+    .unwrap();
+    layer.handle_message(
+        start,
+        "192.0.2.1:5060".parse().unwrap(),
+        Transport::Udp,
+        req,
+    );
+    assert_eq!(layer.len(), 1);
+    layer.handle_timeout(start + Duration::from_secs(31));
+    assert_eq!(layer.len(), 1, "still waiting for the TU before 64*T1");
+    layer.handle_timeout(start + Duration::from_secs(33));
+    assert_eq!(layer.len(), 0, "dropped after 64*T1");
+}

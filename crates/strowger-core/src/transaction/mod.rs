@@ -410,6 +410,7 @@ impl TransactionLayer {
             ))
         } else {
             Transaction::ServerNonInvite(ServerNonInviteTransaction::new(
+                now,
                 key.clone(),
                 msg.clone(),
                 dest,

@@ -64,16 +64,28 @@ pub struct ServerNonInviteTransaction {
     dest: Target,
     timers: Timers,
     phase: Phase,
+    /// When a transaction the TU never answered is dropped: the client gave up at
+    /// timer F (64*T1) by then. Not in RFC 3261, which assumes the TU always answers;
+    /// without it a dropped request (a scanner, a TU bug) would hold memory forever.
+    guard: Instant,
 }
 
 impl ServerNonInviteTransaction {
-    pub(crate) fn new(key: TransactionKey, request: Message, dest: Target, timers: Timers) -> Self {
+    pub(crate) fn new(
+        now: Instant,
+        key: TransactionKey,
+        request: Message,
+        dest: Target,
+        timers: Timers,
+    ) -> Self {
+        let guard = now + timers.f();
         ServerNonInviteTransaction {
             key,
             request,
             dest,
             timers,
             phase: Phase::Trying,
+            guard,
         }
     }
 
@@ -93,15 +105,18 @@ impl ServerNonInviteTransaction {
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
         match &self.phase {
             Phase::Completed { j, .. } => Some(*j),
-            _ => None,
+            Phase::Trying | Phase::Proceeding { .. } => Some(self.guard),
+            Phase::Terminated => None,
         }
     }
 
     pub(crate) fn on_timeout(&mut self, now: Instant, _out: &mut Outbox) {
-        if let Phase::Completed { j, .. } = &self.phase {
-            if now >= *j {
-                self.phase = Phase::Terminated;
+        match &self.phase {
+            Phase::Completed { j, .. } if now >= *j => self.phase = Phase::Terminated,
+            Phase::Trying | Phase::Proceeding { .. } if now >= self.guard => {
+                self.phase = Phase::Terminated
             }
+            _ => {}
         }
     }
 
