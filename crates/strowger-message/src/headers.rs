@@ -496,11 +496,8 @@ impl<'a> Contact<'a> {
                 1 if name.eq_ignore_ascii_case("q") && !value.is_some_and(valid_qvalue) => {
                     return Err("q must be a qvalue from 0 to 1");
                 }
-                7 if name.eq_ignore_ascii_case("expires")
-                    && scan::parse_u64_saturating(value.unwrap_or("").as_bytes()).is_none() =>
-                {
-                    return Err("expires must be a number of seconds");
-                }
+                // A malformed expires is not an error: RFC 3261 10.2.1.1 has it treated
+                // as 3600 (see `Contact::expires`).
                 _ => {}
             }
             Ok(())
@@ -509,15 +506,15 @@ impl<'a> Contact<'a> {
     }
 
     /// The `expires` parameter, saturated at 2^32-1 (RFC 4475 3.1.2.4 lets an overlarge
-    /// value be clamped).
+    /// value be clamped); a malformed value is 3600 (RFC 3261 10.2.1.1).
     pub fn expires(&self) -> Option<u32> {
         match self {
             Contact::Star => None,
-            Contact::Addr(a) => a
-                .params
-                .value("expires")
-                .and_then(|v| scan::parse_u64_saturating(v.as_bytes()))
-                .map(|v| v.min(u64::from(u32::MAX)) as u32),
+            Contact::Addr(a) => a.params.get("expires").map(|p| {
+                p.value
+                    .and_then(|v| scan::parse_u64_saturating(v.as_bytes()))
+                    .map_or(3600, |v| v.min(u64::from(u32::MAX)) as u32)
+            }),
         }
     }
 
@@ -1059,7 +1056,11 @@ mod tests {
         assert_eq!(c.expires(), Some(u32::MAX));
         assert!(Contact::parse("<sip:a@b>;q=1.5").is_err());
         assert!(Contact::parse("<sip:a@b>;q=0.1234").is_err());
-        assert!(Contact::parse("<sip:a@b>;expires=soon").is_err());
+        // RFC 3261 10.2.1.1: malformed values are treated as 3600.
+        assert_eq!(
+            Contact::parse("<sip:a@b>;expires=soon").unwrap().expires(),
+            Some(3600)
+        );
     }
 
     #[test]

@@ -435,8 +435,11 @@ impl Message {
             .flat_map(|v| PrefixList::new(v, parse_route_prefix))
     }
 
+    /// The Expires header in seconds; a malformed value (an RFC 2543 date, say) is 3600,
+    /// as RFC 3261 10.2.1.1 says to treat it.
     pub fn expires(&self) -> Option<u32> {
-        headers::parse_delta_seconds(self.get(HeaderName::Expires).next()?).ok()
+        let v = self.get(HeaderName::Expires).next()?;
+        Some(headers::parse_delta_seconds(v).unwrap_or(3600))
     }
 
     pub fn min_expires(&self) -> Option<u32> {
@@ -948,7 +951,8 @@ fn check_value(name: HeaderName, v: &str) -> Result<(), FieldError> {
         H::MaxForwards => headers::parse_number(v, 255).map(drop),
         H::ContentType => MediaType::parse(v).map(drop),
         H::Accept => each(v, true, |x| MediaType::parse(x).map(drop)),
-        H::Expires | H::MinExpires => headers::parse_delta_seconds(v).map(drop),
+        // Expires is not checked: a malformed value counts as 3600 (RFC 3261 10.2.1.1).
+        H::MinExpires => headers::parse_delta_seconds(v).map(drop),
         H::Authorization | H::ProxyAuthorization | H::WwwAuthenticate | H::ProxyAuthenticate => {
             Auth::parse(v).map(drop)
         }
