@@ -108,6 +108,10 @@ pub struct Limits {
     pub input_queue: usize,
     /// Size of the UDP receive buffer of each socket (the largest datagram read).
     pub udp_datagram: usize,
+    /// The kernel's receive buffer (SO_RCVBUF) asked for each UDP socket, in bytes:
+    /// what absorbs a burst of datagrams while the reader is busy. The kernel caps it
+    /// at `net.core.rmem_max`; 0 keeps the system default (`net.core.rmem_default`).
+    pub udp_recv_buffer: usize,
 }
 
 impl Default for Limits {
@@ -123,6 +127,8 @@ impl Default for Limits {
             incoming_queue: 1024,
             input_queue: 1024,
             udp_datagram: 65_536,
+            // Like Kamailio's `maxbuffer` and SIPp's `-buff_size` in the benchmark.
+            udp_recv_buffer: 4 << 20,
         }
     }
 }

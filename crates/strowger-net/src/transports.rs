@@ -70,9 +70,53 @@ impl std::fmt::Debug for Transports {
     }
 }
 
+/// Where the UDP receive tasks hand each parsed datagram when the driver asks for it
+/// ([`Transports::bind_dispatching`]): straight to the task that processes it, without
+/// a detour through [`Transports::recv`].
+pub type UdpDispatch = Arc<dyn Fn(Target, Message) + Send + Sync>;
+
+/// Sends a UDP transmit from any thread ([`Transports::udp_send_fn`]).
+type UdpSockets = Arc<[(SocketAddr, Arc<std::net::UdpSocket>)]>;
+
 impl Transports {
     /// Open every listener of `config`. Must run inside a Tokio runtime.
     pub async fn bind(config: &Config) -> Result<Transports, Error> {
+        Self::bind_with(config, None).await
+    }
+
+    /// Like [`Transports::bind`], but every datagram that parses goes to `dispatch`
+    /// from the socket's receive task instead of coming out of [`Transports::recv`]
+    /// (which still delivers what arrives on connections).
+    pub async fn bind_dispatching(
+        config: &Config,
+        dispatch: UdpDispatch,
+    ) -> Result<Transports, Error> {
+        Self::bind_with(config, Some(dispatch)).await
+    }
+
+    /// A function that sends a UDP transmit on the right socket, callable from any
+    /// thread while the sockets are open: `None` for a transmit that is not UDP (give
+    /// it to [`Transports::send`]), `Err` when it cannot go (tell the transaction).
+    pub fn udp_send_fn(
+        &self,
+    ) -> impl Fn(&Transmit) -> Option<Result<(), &'static str>> + Send + Sync + Clone + 'static
+    {
+        let sockets: UdpSockets = self.udp.iter().map(|(a, _, s)| (*a, s.clone())).collect();
+        move |t: &Transmit| {
+            if t.transport != Transport::Udp {
+                return None;
+            }
+            Some(match udp_socket_for(&sockets, t.dest) {
+                Some(socket) => udp_send(socket, t),
+                None => Err("no UDP socket of this address family"),
+            })
+        }
+    }
+
+    async fn bind_with(
+        config: &Config,
+        dispatch: Option<UdpDispatch>,
+    ) -> Result<Transports, Error> {
         let limits = config.limits.clone();
         let acceptor = match &config.tls {
             Some(t) => tls::acceptor(t)?,
@@ -99,13 +143,13 @@ impl Transports {
                 source,
             };
             if spec.transport == Transport::Udp {
-                let socket = UdpSocket::bind(spec.addr).await.map_err(bind_err)?;
-                let addr = socket.local_addr().map_err(bind_err)?;
+                let std_socket =
+                    bind_udp(spec.addr, config.limits.udp_recv_buffer).map_err(bind_err)?;
+                let addr = std_socket.local_addr().map_err(bind_err)?;
                 // Datagrams are sent on a plain non-blocking handle of the socket:
                 // tokio's `try_send_to` reports WouldBlock until its reactor has seen
                 // the socket writable once, which dropped the first datagram sent
                 // right after binding.
-                let std_socket = socket.into_std().map_err(bind_err)?;
                 let sender = std_socket.try_clone().map_err(bind_err)?;
                 let socket = UdpSocket::from_std(std_socket).map_err(bind_err)?;
                 local.push(ListenSpec::new(spec.transport, addr));
@@ -134,7 +178,9 @@ impl Transports {
             .collect();
         let udp_tasks = udp_sockets
             .iter()
-            .map(|(_, s, _)| tokio::spawn(udp::recv_loop(s.clone(), shared.clone())))
+            .map(|(_, s, _)| {
+                tokio::spawn(udp::recv_loop(s.clone(), shared.clone(), dispatch.clone()))
+            })
             .collect();
         for l in &local {
             tracing::info!(listen = %l, "listening");
@@ -233,15 +279,7 @@ impl Transports {
             let socket = self
                 .udp_socket_for(t.dest)
                 .ok_or("no UDP socket of this address family")?;
-            return match socket.send_to(&t.bytes, t.dest) {
-                Ok(_) => Ok(()),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    // The socket buffer is full: as if the datagram were lost.
-                    tracing::debug!(dest = %t.dest, "UDP send buffer full; datagram dropped");
-                    Ok(())
-                }
-                Err(_) => Err("UDP send failed"),
-            };
+            return udp_send(&socket, t);
         }
         if let Some(id) = t.conn {
             if self.conns.contains_key(&id) {
@@ -326,20 +364,9 @@ impl Transports {
     /// The UDP socket to send to `dest` from: same address family, and a loopback
     /// socket only for loopback destinations.
     fn udp_socket_for(&self, dest: SocketAddr) -> Option<Arc<std::net::UdpSocket>> {
-        let score = |local: &SocketAddr| -> Option<u8> {
-            if local.is_ipv4() != dest.is_ipv4() {
-                return None;
-            }
-            let l = local.ip();
-            match (l.is_loopback(), dest.ip().is_loopback(), l.is_unspecified()) {
-                (true, true, _) => Some(2),
-                (false, _, true) | (false, false, false) => Some(1),
-                _ => None,
-            }
-        };
         self.udp
             .iter()
-            .filter_map(|(local, _, s)| score(local).map(|sc| (sc, s)))
+            .filter_map(|(local, _, s)| udp_score(local, dest).map(|sc| (sc, s)))
             .max_by_key(|(sc, _)| *sc)
             .map(|(_, s)| s.clone())
     }
@@ -369,4 +396,56 @@ fn response_address(bytes: &Bytes) -> Option<SocketAddr> {
         _ => via.port.unwrap_or_else(|| transport.default_port()),
     };
     Some(SocketAddr::new(ip, port))
+}
+
+/// How well a UDP socket bound to `local` suits `dest`: same address family, and a
+/// loopback socket only for loopback destinations (preferred for them).
+fn udp_score(local: &SocketAddr, dest: SocketAddr) -> Option<u8> {
+    if local.is_ipv4() != dest.is_ipv4() {
+        return None;
+    }
+    let l = local.ip();
+    match (l.is_loopback(), dest.ip().is_loopback(), l.is_unspecified()) {
+        (true, true, _) => Some(2),
+        (false, _, true) | (false, false, false) => Some(1),
+        _ => None,
+    }
+}
+
+fn udp_socket_for(
+    sockets: &[(SocketAddr, Arc<std::net::UdpSocket>)],
+    dest: SocketAddr,
+) -> Option<&std::net::UdpSocket> {
+    sockets
+        .iter()
+        .filter_map(|(local, s)| udp_score(local, dest).map(|sc| (sc, s)))
+        .max_by_key(|(sc, _)| *sc)
+        .map(|(_, s)| &**s)
+}
+
+fn udp_send(socket: &std::net::UdpSocket, t: &Transmit) -> Result<(), &'static str> {
+    match socket.send_to(&t.bytes, t.dest) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            // The socket buffer is full: as if the datagram were lost.
+            tracing::debug!(dest = %t.dest, "UDP send buffer full; datagram dropped");
+            Ok(())
+        }
+        Err(_) => Err("UDP send failed"),
+    }
+}
+
+/// A non-blocking UDP socket bound to `addr`, with a receive buffer of `recv_buffer`
+/// bytes when not 0 (the kernel caps it at `net.core.rmem_max`).
+fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if recv_buffer > 0 {
+        if let Err(e) = socket.set_recv_buffer_size(recv_buffer) {
+            tracing::warn!(%addr, error = %e, "cannot size the UDP receive buffer");
+        }
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }

@@ -11,9 +11,15 @@ use tokio::net::UdpSocket;
 
 use crate::conn::{Input, Shared};
 use crate::reject::response_to_unparseable;
+use crate::transports::UdpDispatch;
 
-/// Read datagrams until the task is aborted or the driver is gone.
-pub(crate) async fn recv_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
+/// Read datagrams until the task is aborted or the driver is gone. With `dispatch`,
+/// messages go there rather than to the driver's input queue.
+pub(crate) async fn recv_loop(
+    socket: Arc<UdpSocket>,
+    shared: Arc<Shared>,
+    dispatch: Option<UdpDispatch>,
+) {
     let mut buf = vec![0u8; shared.limits.udp_datagram.max(1500)];
     loop {
         let (n, from) = match socket.recv_from(&mut buf).await {
@@ -34,6 +40,10 @@ pub(crate) async fn recv_loop(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
         match Message::parse_with(Bytes::copy_from_slice(data), &shared.limits.message) {
             Ok(msg) => {
                 let source = Target::new(from, Transport::Udp);
+                if let Some(d) = &dispatch {
+                    d(source, msg);
+                    continue;
+                }
                 if shared
                     .input
                     .send(Input::Message { source, msg })

@@ -1,71 +1,191 @@
 //! The embedded location store: SQLite (rusqlite, bundled), so that registrations
 //! survive a restart with nothing to install.
 //!
-//! Durability: the database runs in WAL mode with `synchronous=FULL`, and
-//! [`SqliteStore::replace`] commits one transaction before it returns, so the
-//! registrar's 200 goes out only once the binding is on disk.
+//! Durability: the database runs in WAL mode with `synchronous=FULL`; the registrar's
+//! 200 goes out only once the binding is on disk. Two ways to get there:
+//!
+//! - [`SqliteStore::open`]: [`SqliteStore::replace`] commits one transaction before it
+//!   returns (tests, tools, one connection).
+//! - [`SharedStore::open`] (the server): every worker gets a [`SqliteStore`] handle on
+//!   one shared copy of the bindings in memory, and one writer thread owns the
+//!   database. `replace` updates the memory copy and queues the change; the writer
+//!   takes everything queued while the previous commit was syncing and commits it as
+//!   one transaction (group commit: one fsync for a whole burst of REGISTERs), then
+//!   reports each queued change's ticket as durable. The worker answers the REGISTER
+//!   only then ([`SqliteStore::take_ticket`]). Lookups read the memory copy: no SQL
+//!   on the proxy's path.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use strowger_core::registrar::{Binding, LocationStore};
 
-/// Bindings in an SQLite file (or in memory for tests).
+/// Bindings in an SQLite file (or in memory for tests): a connection of its own, or a
+/// handle on a [`SharedStore`].
 #[derive(Debug)]
 pub struct SqliteStore {
-    db: Connection,
+    mode: Mode,
+}
+
+#[derive(Debug)]
+enum Mode {
+    /// Tests use it; the server uses [`SharedStore`] handles.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Direct(Connection),
+    Shared {
+        shared: Arc<Shared>,
+        worker: usize,
+        next_ticket: u64,
+        /// The ticket of the last change queued and not yet handed out.
+        ticket: Option<u64>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the location database failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("the location database writer has stopped")]
+    Stopped,
+}
+
+fn init(db: &Connection) -> Result<(), StoreError> {
+    // journal_mode returns a row; query it rather than execute it.
+    let _: Option<String> = db
+        .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+        .optional()?;
+    db.execute_batch(
+        "PRAGMA synchronous=FULL;
+         CREATE TABLE IF NOT EXISTS bindings (
+             aor TEXT NOT NULL,
+             contact TEXT NOT NULL,
+             q INTEGER NOT NULL,
+             expires_at INTEGER NOT NULL,
+             call_id TEXT NOT NULL,
+             cseq INTEGER NOT NULL,
+             path TEXT NOT NULL,
+             instance TEXT,
+             source TEXT,
+             PRIMARY KEY (aor, contact)
+         );
+         CREATE INDEX IF NOT EXISTS bindings_expiry ON bindings(expires_at);",
+    )?;
+    Ok(())
+}
+
+fn row_binding(aor: String, r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Binding> {
+    let path: String = r.get(first + 5)?;
+    Ok(Binding {
+        aor,
+        contact: r.get(first)?,
+        q: r.get::<_, i64>(first + 1)?.clamp(0, 1000) as u16,
+        expires_at: r.get::<_, i64>(first + 2)?.max(0) as u64,
+        call_id: r.get(first + 3)?,
+        cseq: r.get::<_, i64>(first + 4)?.clamp(0, i64::from(u32::MAX)) as u32,
+        path: path
+            .split('\n')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        instance: r.get(first + 6)?,
+        source: r.get(first + 7)?,
+    })
+}
+
+/// The SQL of `replace`: delete the AoR's rows, insert the new ones (in a transaction
+/// the caller opened).
+fn write_aor(tx: &Connection, aor: &str, bindings: &[Binding]) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM bindings WHERE aor = ?1")?
+        .execute(params![aor])?;
+    let mut st = tx.prepare_cached(
+        "INSERT OR REPLACE INTO bindings
+         (aor, contact, q, expires_at, call_id, cseq, path, instance, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for b in bindings {
+        st.execute(params![
+            aor,
+            b.contact,
+            i64::from(b.q),
+            b.expires_at as i64,
+            b.call_id,
+            i64::from(b.cseq),
+            b.path.join("\n"),
+            b.instance,
+            b.source,
+        ])?;
+    }
+    Ok(())
+}
+
+/// The order in which `bindings` returns an AoR's bindings: q descending, then contact.
+fn sort_bindings(v: &mut [Binding]) {
+    v.sort_by(|a, b| b.q.cmp(&a.q).then_with(|| a.contact.cmp(&b.contact)));
 }
 
 impl SqliteStore {
-    /// Open (or create) the store at `path`.
+    /// Open (or create) the store at `path`, with a connection of its own: `replace`
+    /// commits before it returns.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::init(Connection::open(path)?)
+        let db = Connection::open(path)?;
+        init(&db)?;
+        Ok(SqliteStore {
+            mode: Mode::Direct(db),
+        })
     }
 
     /// A store that lives in memory (tests).
     #[cfg(test)]
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory()?)
+        let db = Connection::open_in_memory()?;
+        init(&db)?;
+        Ok(SqliteStore {
+            mode: Mode::Direct(db),
+        })
     }
 
-    fn init(db: Connection) -> Result<Self, StoreError> {
-        // journal_mode returns a row; query it rather than execute it.
-        let _: Option<String> = db
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .optional()?;
-        db.execute_batch(
-            "PRAGMA synchronous=FULL;
-             CREATE TABLE IF NOT EXISTS bindings (
-                 aor TEXT NOT NULL,
-                 contact TEXT NOT NULL,
-                 q INTEGER NOT NULL,
-                 expires_at INTEGER NOT NULL,
-                 call_id TEXT NOT NULL,
-                 cseq INTEGER NOT NULL,
-                 path TEXT NOT NULL,
-                 instance TEXT,
-                 source TEXT,
-                 PRIMARY KEY (aor, contact)
-             );
-             CREATE INDEX IF NOT EXISTS bindings_expiry ON bindings(expires_at);",
-        )?;
-        Ok(SqliteStore { db })
-    }
-
-    /// Every binding that has not expired (for metrics and start-up logs).
+    /// Every binding that has not expired (for the start-up log and tests).
     pub fn count(&self, now: u64) -> Result<u64, StoreError> {
-        let n: i64 = self.db.query_row(
-            "SELECT COUNT(*) FROM bindings WHERE expires_at > ?1",
-            params![now as i64],
-            |r| r.get(0),
-        )?;
-        Ok(n.max(0) as u64)
+        match &self.mode {
+            Mode::Direct(db) => {
+                let n: i64 = db.query_row(
+                    "SELECT COUNT(*) FROM bindings WHERE expires_at > ?1",
+                    params![now as i64],
+                    |r| r.get(0),
+                )?;
+                Ok(n.max(0) as u64)
+            }
+            Mode::Shared { shared, .. } => Ok(shared
+                .lock()
+                .map
+                .values()
+                .flatten()
+                .filter(|b| b.expires_at > now)
+                .count() as u64),
+        }
+    }
+
+    /// Bindings held, expired ones not purged yet included: cheap, for the metrics
+    /// after each REGISTER (a handle on a [`SharedStore`]); `None` for a direct store.
+    pub fn held(&self) -> Option<u64> {
+        match &self.mode {
+            Mode::Direct(_) => None,
+            Mode::Shared { shared, .. } => Some(shared.lock().held as u64),
+        }
+    }
+
+    /// After a `replace` on a handle of a [`SharedStore`]: the ticket that the writer
+    /// reports once the change is on disk. `None` when nothing is waiting (a direct
+    /// store commits in `replace`).
+    pub fn take_ticket(&mut self) -> Option<u64> {
+        match &mut self.mode {
+            Mode::Direct(_) => None,
+            Mode::Shared { ticket, .. } => ticket.take(),
+        }
     }
 }
 
@@ -73,64 +193,271 @@ impl LocationStore for SqliteStore {
     type Error = StoreError;
 
     fn bindings(&mut self, aor: &str, now: u64) -> Result<Vec<Binding>, StoreError> {
-        let mut st = self.db.prepare_cached(
-            "SELECT contact, q, expires_at, call_id, cseq, path, instance, source
-             FROM bindings WHERE aor = ?1 AND expires_at > ?2 ORDER BY q DESC, contact",
-        )?;
-        let rows = st.query_map(params![aor, now as i64], |r| {
-            let path: String = r.get(5)?;
-            Ok(Binding {
-                aor: aor.to_string(),
-                contact: r.get(0)?,
-                q: r.get::<_, i64>(1)?.clamp(0, 1000) as u16,
-                expires_at: r.get::<_, i64>(2)?.max(0) as u64,
-                call_id: r.get(3)?,
-                cseq: r.get::<_, i64>(4)?.clamp(0, i64::from(u32::MAX)) as u32,
-                path: path
-                    .split('\n')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect(),
-                instance: r.get(6)?,
-                source: r.get(7)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        match &mut self.mode {
+            Mode::Direct(db) => {
+                let mut st = db.prepare_cached(
+                    "SELECT contact, q, expires_at, call_id, cseq, path, instance, source
+                     FROM bindings WHERE aor = ?1 AND expires_at > ?2 ORDER BY q DESC, contact",
+                )?;
+                let rows = st.query_map(params![aor, now as i64], |r| {
+                    row_binding(aor.to_string(), r, 0)
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            }
+            Mode::Shared { shared, .. } => Ok(shared
+                .lock()
+                .map
+                .get(aor)
+                .map(|v| v.iter().filter(|b| b.expires_at > now).cloned().collect())
+                .unwrap_or_default()),
+        }
     }
 
     fn replace(&mut self, aor: &str, bindings: &[Binding]) -> Result<(), StoreError> {
-        let tx = self.db.transaction()?;
-        tx.execute("DELETE FROM bindings WHERE aor = ?1", params![aor])?;
-        {
-            let mut st = tx.prepare_cached(
-                "INSERT OR REPLACE INTO bindings
-                 (aor, contact, q, expires_at, call_id, cseq, path, instance, source)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?;
-            for b in bindings {
-                st.execute(params![
-                    aor,
-                    b.contact,
-                    i64::from(b.q),
-                    b.expires_at as i64,
-                    b.call_id,
-                    i64::from(b.cseq),
-                    b.path.join("\n"),
-                    b.instance,
-                    b.source,
-                ])?;
+        match &mut self.mode {
+            Mode::Direct(db) => {
+                let tx = db.transaction()?;
+                write_aor(&tx, aor, bindings)?;
+                tx.commit()?;
+                Ok(())
+            }
+            Mode::Shared {
+                shared,
+                worker,
+                next_ticket,
+                ticket,
+            } => {
+                *next_ticket += 1;
+                let t = *next_ticket;
+                let mut sorted = bindings.to_vec();
+                sort_bindings(&mut sorted);
+                let mut st = shared.lock();
+                if st.stopped {
+                    return Err(StoreError::Stopped);
+                }
+                // Memory and queue change under one lock: the writer applies changes
+                // in the order the memory copy saw them.
+                let old = if sorted.is_empty() {
+                    st.map.remove(aor)
+                } else {
+                    st.map.insert(aor.to_string(), sorted.clone())
+                };
+                st.held = st.held + sorted.len() - old.map_or(0, |v| v.len());
+                st.queue.push(Write::Replace {
+                    aor: aor.to_string(),
+                    bindings: sorted,
+                    ticket: (*worker, t),
+                });
+                drop(st);
+                shared.wake.notify_one();
+                *ticket = Some(t);
+                Ok(())
             }
         }
-        tx.commit()?;
-        Ok(())
     }
 
     fn purge_expired(&mut self, now: u64) -> Result<usize, StoreError> {
-        Ok(self.db.execute(
-            "DELETE FROM bindings WHERE expires_at <= ?1",
-            params![now as i64],
-        )?)
+        match &mut self.mode {
+            Mode::Direct(db) => Ok(db.execute(
+                "DELETE FROM bindings WHERE expires_at <= ?1",
+                params![now as i64],
+            )?),
+            Mode::Shared { shared, .. } => {
+                let mut st = shared.lock();
+                let mut purged = 0;
+                st.map.retain(|_, v| {
+                    let before = v.len();
+                    v.retain(|b| b.expires_at > now);
+                    purged += before - v.len();
+                    !v.is_empty()
+                });
+                st.held -= purged;
+                st.queue.push(Write::Purge(now));
+                drop(st);
+                shared.wake.notify_one();
+                Ok(purged)
+            }
+        }
     }
+}
+
+/// What the writer reports for each ticket: the worker that queued the change, the
+/// ticket, and whether the change is on disk.
+pub type Notify = Box<dyn Fn(usize, u64, Result<(), String>) + Send>;
+
+#[derive(Debug)]
+enum Write {
+    Replace {
+        aor: String,
+        bindings: Vec<Binding>,
+        ticket: (usize, u64),
+    },
+    Purge(u64),
+}
+
+#[derive(Debug, Default)]
+struct State {
+    map: HashMap<String, Vec<Binding>>,
+    /// Bindings in `map`.
+    held: usize,
+    queue: Vec<Write>,
+    stopped: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The bindings shared by the workers, and the writer thread that commits their
+/// changes in groups. Dropping it writes what is queued and stops the writer.
+pub struct SharedStore {
+    shared: Arc<Shared>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SharedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedStore").finish_non_exhaustive()
+    }
+}
+
+impl SharedStore {
+    /// Open (or create) the database at `path`, load its bindings and start the
+    /// writer; `notify` is called from the writer thread for every ticket.
+    pub fn open(path: &Path, notify: Notify) -> Result<SharedStore, StoreError> {
+        let db = Connection::open(path)?;
+        init(&db)?;
+        let mut map: HashMap<String, Vec<Binding>> = HashMap::new();
+        let mut held = 0;
+        {
+            let mut st = db.prepare(
+                "SELECT aor, contact, q, expires_at, call_id, cseq, path, instance, source
+                 FROM bindings",
+            )?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                let aor: String = r.get(0)?;
+                let b = row_binding(aor.clone(), r, 1)?;
+                map.entry(aor).or_default().push(b);
+                held += 1;
+            }
+        }
+        for v in map.values_mut() {
+            sort_bindings(v);
+        }
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                map,
+                held,
+                ..State::default()
+            }),
+            wake: Condvar::new(),
+        });
+        let s = shared.clone();
+        let writer = std::thread::Builder::new()
+            .name("location-writer".into())
+            .spawn(move || write_loop(db, s, notify))
+            .map_err(|_| StoreError::Stopped)?;
+        Ok(SharedStore {
+            shared,
+            writer: Some(writer),
+        })
+    }
+
+    /// A handle for worker `worker` (the number its tickets are reported with).
+    pub fn handle(&self, worker: usize) -> SqliteStore {
+        SqliteStore {
+            mode: Mode::Shared {
+                shared: self.shared.clone(),
+                worker,
+                next_ticket: 0,
+                ticket: None,
+            },
+        }
+    }
+}
+
+impl Drop for SharedStore {
+    fn drop(&mut self) {
+        self.shared.lock().stopped = true;
+        self.shared.wake.notify_one();
+        if let Some(w) = self.writer.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+fn write_loop(mut db: Connection, shared: Arc<Shared>, notify: Notify) {
+    loop {
+        let batch = {
+            let mut st = shared.lock();
+            while st.queue.is_empty() && !st.stopped {
+                st = shared.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+            if st.queue.is_empty() {
+                return;
+            }
+            std::mem::take(&mut st.queue)
+        };
+        let result = commit(&mut db, &batch).map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(changes = batch.len(), "the location database failed: {e}");
+            // The memory copy went ahead of the disk: take the disk's word back for
+            // the AoRs of the failed batch.
+            let mut st = shared.lock();
+            for w in &batch {
+                if let Write::Replace { aor, .. } = w {
+                    let on_disk = reload(&db, aor).unwrap_or_default();
+                    let old = if on_disk.is_empty() {
+                        st.map.remove(aor)
+                    } else {
+                        st.map.insert(aor.clone(), on_disk.clone())
+                    };
+                    st.held = st.held + on_disk.len() - old.map_or(0, |v| v.len());
+                }
+            }
+        }
+        for w in &batch {
+            if let Write::Replace {
+                ticket: (worker, t),
+                ..
+            } = w
+            {
+                notify(*worker, *t, result.clone());
+            }
+        }
+    }
+}
+
+fn commit(db: &mut Connection, batch: &[Write]) -> rusqlite::Result<()> {
+    let tx = db.transaction()?;
+    for w in batch {
+        match w {
+            Write::Replace { aor, bindings, .. } => write_aor(&tx, aor, bindings)?,
+            Write::Purge(now) => {
+                tx.prepare_cached("DELETE FROM bindings WHERE expires_at <= ?1")?
+                    .execute(params![*now as i64])?;
+            }
+        }
+    }
+    tx.commit()
+}
+
+fn reload(db: &Connection, aor: &str) -> rusqlite::Result<Vec<Binding>> {
+    let mut st = db.prepare_cached(
+        "SELECT contact, q, expires_at, call_id, cseq, path, instance, source
+         FROM bindings WHERE aor = ?1 ORDER BY q DESC, contact",
+    )?;
+    let rows = st.query_map(params![aor], |r| row_binding(aor.to_string(), r, 0))?;
+    rows.collect()
 }
 
 #[cfg(test)]
@@ -181,5 +508,61 @@ mod tests {
         assert_eq!(s.purge_expired(100).unwrap(), 1);
         s.replace("sip:bob@example.com", &[]).unwrap();
         assert!(s.bindings("sip:bob@example.com", 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn shared_store_group_commits_and_reports_each_ticket_once_durable() {
+        let path = std::env::temp_dir().join(format!("strowger-shared-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let tx = std::sync::Mutex::new(tx);
+        let notify: Notify = Box::new(move |w, t, r| {
+            let _ = tx.lock().unwrap().send((w, t, r));
+        });
+        {
+            let shared = SharedStore::open(&path, notify).unwrap();
+            let mut a = shared.handle(0);
+            let mut b = shared.handle(1);
+            a.replace(
+                "sip:bob@example.com",
+                &[binding("sip:b@h", 100), binding("sip:a@h", 100)],
+            )
+            .unwrap();
+            assert_eq!(a.take_ticket(), Some(1));
+            assert_eq!(a.take_ticket(), None);
+            // Visible at once to every worker, in the order of the SQL store.
+            let seen = b.bindings("sip:bob@example.com", 10).unwrap();
+            assert_eq!(seen[0].contact, "sip:a@h");
+            assert_eq!(b.held(), Some(2));
+            b.replace("sip:bob@example.com", &[binding("sip:c@h", 100)])
+                .unwrap();
+            assert_eq!(b.take_ticket(), Some(1));
+            let mut got = vec![rx.recv().unwrap(), rx.recv().unwrap()];
+            got.sort_by_key(|(w, _, _)| *w);
+            assert_eq!(got, vec![(0, 1, Ok(())), (1, 1, Ok(()))]);
+            assert_eq!(a.count(10).unwrap(), 1);
+            assert_eq!(a.purge_expired(200).unwrap(), 1);
+            assert_eq!(a.held(), Some(0));
+        }
+        // Dropping the shared store wrote everything queued.
+        let mut s = SqliteStore::open(&path).unwrap();
+        assert!(s.bindings("sip:bob@example.com", 10).unwrap().is_empty());
+        drop(s);
+        {
+            let shared = SharedStore::open(&path, Box::new(|_, _, _| {})).unwrap();
+            let mut h = shared.handle(0);
+            h.replace("sip:bob@example.com", &[binding("sip:d@h", 300)])
+                .unwrap();
+        }
+        let shared = SharedStore::open(&path, Box::new(|_, _, _| {})).unwrap();
+        let mut h = shared.handle(0);
+        assert_eq!(
+            h.bindings("sip:bob@example.com", 10).unwrap(),
+            vec![binding("sip:d@h", 300)]
+        );
+        drop(shared);
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(path.with_extension("db-wal"));
+        let _ = std::fs::remove_file(path.with_extension("db-shm"));
     }
 }

@@ -50,6 +50,7 @@ mod timers;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -221,11 +222,11 @@ impl Transaction {
         }
     }
 
-    fn request(&self) -> &Message {
+    fn request(&self) -> Option<&Message> {
         match self {
-            Transaction::ClientInvite(t) => t.request(),
-            Transaction::ClientNonInvite(t) => t.request(),
-            Transaction::ServerInvite(t) => t.request(),
+            Transaction::ClientInvite(t) => Some(t.request()),
+            Transaction::ClientNonInvite(t) => Some(t.request()),
+            Transaction::ServerInvite(t) => Some(t.request()),
             Transaction::ServerNonInvite(t) => t.request(),
         }
     }
@@ -278,10 +279,12 @@ struct Entry {
 #[derive(Debug)]
 pub struct TransactionLayer {
     config: Config,
-    transactions: HashMap<TransactionKey, Entry>,
+    /// Keys are shared with `wakeups` (a reference count, not a copy of the strings
+    /// for every timer armed).
+    transactions: HashMap<Arc<TransactionKey>, Entry>,
     /// Wake-ups, possibly stale: an entry counts only while its transaction's next
     /// timeout is still that instant.
-    wakeups: BinaryHeap<Reverse<(Instant, TransactionKey)>>,
+    wakeups: BinaryHeap<Reverse<(Instant, Arc<TransactionKey>)>>,
     out: Outbox,
 }
 
@@ -314,9 +317,10 @@ impl TransactionLayer {
     }
 
     /// The request that created a live transaction (for a server transaction, as
-    /// received, with `received`/`rport` stamped).
+    /// received, with `received`/`rport` stamped). A non-INVITE server transaction
+    /// lets it go once its final response is sent.
     pub fn request(&self, key: &TransactionKey) -> Option<&Message> {
-        self.transactions.get(key).map(|e| e.txn.request())
+        self.transactions.get(key).and_then(|e| e.txn.request())
     }
 
     /// Section 9.2: the server transaction a CANCEL (given by its own server
@@ -511,7 +515,7 @@ impl TransactionLayer {
             }
         }
         for (at, key) in due {
-            let Some(entry) = self.transactions.get_mut(&key) else {
+            let Some(entry) = self.transactions.get_mut(&*key) else {
                 continue;
             };
             if entry.scheduled != Some(at) {
@@ -626,7 +630,7 @@ impl TransactionLayer {
         while let Some(Reverse((at, key))) = self.wakeups.peek() {
             let live = self
                 .transactions
-                .get(key)
+                .get(&**key)
                 .is_some_and(|e| e.scheduled == Some(*at));
             if live {
                 return Some(*at);
@@ -637,19 +641,20 @@ impl TransactionLayer {
     }
 
     fn insert(&mut self, key: TransactionKey, txn: Transaction) {
+        let shared = Arc::new(key);
         self.transactions.insert(
-            key.clone(),
+            shared.clone(),
             Entry {
                 txn,
                 scheduled: None,
             },
         );
-        self.settle(&key);
+        self.settle(&shared);
     }
 
     /// After a transaction moved: drop it if it ended, else note its next wake-up.
     fn settle(&mut self, key: &TransactionKey) {
-        let Some(entry) = self.transactions.get_mut(key) else {
+        let Some((shared, entry)) = self.transactions.get_key_value(key) else {
             return;
         };
         if entry.txn.is_terminated() {
@@ -659,9 +664,12 @@ impl TransactionLayer {
         }
         let next = entry.txn.next_timeout();
         if next != entry.scheduled {
-            entry.scheduled = next;
+            let shared = shared.clone();
+            if let Some(entry) = self.transactions.get_mut(key) {
+                entry.scheduled = next;
+            }
             if let Some(at) = next {
-                self.wakeups.push(Reverse((at, key.clone())));
+                self.wakeups.push(Reverse((at, shared)));
             }
         }
     }

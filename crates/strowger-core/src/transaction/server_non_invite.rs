@@ -60,7 +60,9 @@ enum Phase {
 #[derive(Debug)]
 pub struct ServerNonInviteTransaction {
     key: TransactionKey,
-    request: Message,
+    /// Dropped once a final response is sent: in Completed only the response is
+    /// retransmitted, and a registrar holds thousands of completed transactions.
+    request: Option<Message>,
     dest: Target,
     timers: Timers,
     phase: Phase,
@@ -81,7 +83,7 @@ impl ServerNonInviteTransaction {
         let guard = now + timers.f();
         ServerNonInviteTransaction {
             key,
-            request,
+            request: Some(request),
             dest,
             timers,
             phase: Phase::Trying,
@@ -98,8 +100,9 @@ impl ServerNonInviteTransaction {
         }
     }
 
-    pub fn request(&self) -> &Message {
-        &self.request
+    /// The request, until the final response is sent.
+    pub fn request(&self) -> Option<&Message> {
+        self.request.as_ref()
     }
 
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
@@ -151,6 +154,7 @@ impl ServerNonInviteTransaction {
             self.phase = Phase::Proceeding { last: bytes };
         } else {
             let reliable = self.dest.transport.is_reliable();
+            self.request = None;
             self.phase = if reliable {
                 Phase::Terminated
             } else {

@@ -84,6 +84,8 @@ pub struct App {
     rng: Rng,
     /// The request of the next forward, when changed (credentials removed).
     strip: Option<Message>,
+    /// REGISTER responses waiting for their binding to be on disk, by store ticket.
+    durable_wait: HashMap<u64, (TransactionKey, Message)>,
 }
 
 impl std::fmt::Debug for App {
@@ -265,6 +267,7 @@ impl App {
             forwards: HashMap::new(),
             pending: HashMap::new(),
             stateless: HashMap::new(),
+            durable_wait: HashMap::new(),
             next_id: 0,
             rng: Rng::default(),
             strip: None,
@@ -347,6 +350,60 @@ impl App {
             }
         }
         self.process_events(now, wall);
+    }
+
+    /// The location store reports the change of `ticket` on disk (or not): the
+    /// REGISTER's response goes out now, a 500 if the change was lost.
+    pub fn durable(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        ticket: u64,
+        result: Result<(), String>,
+    ) {
+        let Some((key, resp)) = self.durable_wait.remove(&ticket) else {
+            return;
+        };
+        match result {
+            Ok(()) => self.send_register_response(now, wall, &key, resp),
+            Err(e) => {
+                tracing::error!("REGISTER not stored: {e}");
+                self.metrics.response("REGISTER", 500);
+                if let Err(e) = self.proxy.reply(
+                    now,
+                    &key,
+                    500,
+                    Some("Server Internal Error (location store)"),
+                    &[],
+                ) {
+                    tracing::debug!("REGISTER response not sent: {e}");
+                }
+            }
+        }
+    }
+
+    /// REGISTER responses waiting for the location store's disk.
+    pub fn waiting_for_disk(&self) -> usize {
+        self.durable_wait.len()
+    }
+
+    fn send_register_response(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        key: &TransactionKey,
+        resp: Message,
+    ) {
+        let code = resp.status().unwrap_or(500);
+        self.metrics.response("REGISTER", code);
+        if let Err(e) = self.proxy.respond(now, key, resp) {
+            tracing::debug!("REGISTER response not sent: {e}");
+        }
+        let held = match self.store.held() {
+            Some(n) => n,
+            None => self.binding_count(wall),
+        };
+        self.metrics.bindings.store(held as i64, Ordering::Relaxed);
     }
 
     /// Bindings in the store (for metrics and the start-up log).
@@ -669,14 +726,12 @@ impl App {
             &mut self.store,
         ) {
             Ok(Outcome::Respond(resp)) => {
-                let code = resp.status().unwrap_or(500);
-                self.metrics.response("REGISTER", code);
-                if let Err(e) = self.proxy.respond(now, &key, resp) {
-                    tracing::debug!("REGISTER response not sent: {e}");
+                if let Some(ticket) = self.store.take_ticket() {
+                    // The bindings changed: the response waits for the disk.
+                    self.durable_wait.insert(ticket, (key, resp));
+                    return;
                 }
-                self.metrics
-                    .bindings
-                    .store(self.binding_count(wall) as i64, Ordering::Relaxed);
+                self.send_register_response(now, wall, &key, resp);
             }
             Ok(Outcome::NotOurDomain) => {
                 self.reply(

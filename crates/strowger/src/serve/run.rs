@@ -3,8 +3,11 @@
 //!
 //! Messages are dispatched to workers by a hash of their Call-ID, so every message of
 //! a transaction and of a dialog (requests, responses, CANCEL, ACK) reaches the worker
-//! that holds its state; the workers run in parallel on the runtime's threads. The
-//! socket task owns the sockets: workers hand it what to send over a channel.
+//! that holds its state; the workers run in parallel on the runtime's threads. UDP
+//! takes the short way: each socket's receive task hands a datagram straight to its
+//! worker, and workers send datagrams themselves. Connections (TCP, TLS, WebSocket)
+//! go through the socket task, which owns them: workers hand it what to send over a
+//! channel.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -18,18 +21,24 @@ use strowger_core::transport::{Target, Transmit};
 use strowger_message::{Message, Uri};
 use strowger_net::resolve::{ResolveOptions, Resolver};
 use strowger_net::{Config as NetConfig, ListenSpec, TlsConfig, TransportEvent, Transports};
+
 use tokio::sync::mpsc;
 
 use super::app::{App, ResolveRequest};
 use super::config::ServeConfig;
 use super::metrics::{self, Metrics};
-use crate::store::SqliteStore;
+use crate::store::SharedStore;
+
+/// What the UDP receive tasks call with each message (see `Transports::bind_dispatching`).
+type UdpDispatch = Arc<dyn Fn(Target, Message) + Send + Sync>;
 
 /// Input of a worker.
 enum WorkerInput {
     Message(Target, Message),
     Undelivered(Message),
     Resolved(u64, Vec<Target>),
+    /// The location store's change with this ticket is on disk (or failed).
+    Durable(u64, Result<(), String>),
     Stop,
 }
 
@@ -100,9 +109,27 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let mut transports = Transports::bind(&net_config(&config)?)
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for _ in 0..workers {
+        let (tx, rx) = mpsc::channel::<WorkerInput>(16_384);
+        senders.push(tx);
+        receivers.push(rx);
+    }
+    let dispatch_to = senders.clone();
+    let dispatch: UdpDispatch = Arc::new(move |source, msg| {
+        let w = shard(&msg, dispatch_to.len());
+        if let Some(tx) = dispatch_to.get(w) {
+            if tx.try_send(WorkerInput::Message(source, msg)).is_err() {
+                // As a lost datagram: the sender retransmits.
+                tracing::warn!("worker {w} is overloaded; message dropped");
+            }
+        }
+    });
+    let mut transports = Transports::bind_dispatching(&net_config(&config)?, dispatch)
         .await
         .map_err(|e| format!("cannot listen: {e}"))?;
+    let udp_send = transports.udp_send_fn();
     let local: Vec<LocalAddr> = transports
         .local_addrs()
         .iter()
@@ -126,17 +153,33 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
     let key = nonce_key();
     let (out_tx, mut out_rx) = mpsc::channel::<Transmit>(65_536);
     let (resolve_tx, mut resolve_rx) = mpsc::channel::<(usize, ResolveRequest)>(4096);
-    let mut senders = Vec::new();
+    // One copy of the bindings for all workers, one writer thread committing their
+    // changes in groups; each REGISTER is answered once its change is on disk.
+    let notify_to = senders.clone();
+    let store = SharedStore::open(
+        &config.db,
+        Box::new(move |w, ticket, result| {
+            if let Some(tx) = notify_to.get(w) {
+                let _ = tx.blocking_send(WorkerInput::Durable(ticket, result));
+            }
+        }),
+    )
+    .map_err(|e| {
+        format!(
+            "cannot open the location database {}: {e}",
+            config.db.display()
+        )
+    })?;
     let mut handles = Vec::new();
     let wall = SystemTime::now();
-    for w in 0..workers {
-        let store = SqliteStore::open(&config.db).map_err(|e| {
-            format!(
-                "cannot open the location database {}: {e}",
-                config.db.display()
-            )
-        })?;
-        let mut app = App::new(config.clone(), local.clone(), store, metrics.clone(), &key)?;
+    for (w, rx) in receivers.into_iter().enumerate() {
+        let mut app = App::new(
+            config.clone(),
+            local.clone(),
+            store.handle(w),
+            metrics.clone(),
+            &key,
+        )?;
         if w == 0 {
             app.purge(wall);
             tracing::info!(
@@ -145,12 +188,11 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
                 "location service loaded"
             );
         }
-        let (tx, rx) = mpsc::channel::<WorkerInput>(16_384);
-        senders.push(tx);
         handles.push(tokio::spawn(worker(
             w,
             app,
             rx,
+            udp_send.clone(),
             out_tx.clone(),
             resolve_tx.clone(),
         )));
@@ -224,6 +266,8 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
         let _ = transports.send(&t);
     }
     transports.close();
+    // Write what is queued and stop the writer.
+    drop(store);
     tokio::time::sleep(Duration::from_millis(200)).await;
     tracing::info!("strowger serve stopped");
     Ok(())
@@ -243,13 +287,16 @@ async fn resolve(resolver: Option<&Resolver>, uri: &str) -> Vec<Target> {
     }
 }
 
-async fn worker(
+async fn worker<U>(
     id: usize,
     mut app: App,
     mut rx: mpsc::Receiver<WorkerInput>,
+    udp_send: U,
     out: mpsc::Sender<Transmit>,
     resolve: mpsc::Sender<(usize, ResolveRequest)>,
-) {
+) where
+    U: Fn(&Transmit) -> Option<Result<(), &'static str>>,
+{
     let mut stop_at: Option<Instant> = None;
     let mut purge = tokio::time::interval(Duration::from_secs(30));
     loop {
@@ -272,6 +319,9 @@ async fn worker(
                 Some(WorkerInput::Resolved(rid, targets)) => {
                     app.resolved(Instant::now(), SystemTime::now(), rid, targets);
                 }
+                Some(WorkerInput::Durable(ticket, result)) => {
+                    app.durable(Instant::now(), SystemTime::now(), ticket, result);
+                }
                 Some(WorkerInput::Stop) => {
                     stop_at = Some(Instant::now() + Duration::from_secs(5));
                 }
@@ -286,16 +336,45 @@ async fn worker(
                 }
             }
         }
-        while let Some(t) = app.poll_transmit() {
-            if out.send(t).await.is_err() {
-                return;
+        // Datagrams go out from here; what fails to go is a transport error of its
+        // transaction (17.1.4, 17.2.4), which may transmit again (bounded rounds).
+        for _ in 0..4 {
+            let mut failed = Vec::new();
+            while let Some(t) = app.poll_transmit() {
+                match udp_send(&t) {
+                    Some(Ok(())) => {}
+                    Some(Err(reason)) => {
+                        tracing::debug!(dest = %t.dest, reason, "cannot send");
+                        failed.push(t.bytes);
+                    }
+                    None => {
+                        if out.send(t).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            if failed.is_empty() {
+                break;
+            }
+            for bytes in failed {
+                if let Ok(msg) = Message::parse(bytes) {
+                    if let Some(key) = msg
+                        .is_request()
+                        .then(|| TransactionKey::client(&msg))
+                        .flatten()
+                    {
+                        app.transport_error(Instant::now(), SystemTime::now(), &key);
+                    }
+                }
             }
         }
         while let Some(r) = app.poll_resolve() {
             let _ = resolve.send((id, r)).await;
         }
         if let Some(at) = stop_at {
-            if app.proxy.active_contexts() == 0 || Instant::now() >= at {
+            let idle = app.proxy.active_contexts() == 0 && app.waiting_for_disk() == 0;
+            if idle || Instant::now() >= at {
                 break;
             }
         }
