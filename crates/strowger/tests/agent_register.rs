@@ -5,35 +5,7 @@ mod agent_support;
 
 use std::time::Duration;
 
-use agent_support::{run, temp_dir, Agent};
-
-fn serve(dir: &std::path::Path) -> (Agent, u16) {
-    let db = dir.join("loc.db");
-    let mut s = Agent::start(&[
-        "serve",
-        "--listen",
-        "udp:127.0.0.1:0",
-        "--domain",
-        "example.com",
-        "--db",
-        db.to_str().unwrap(),
-        "--user",
-        "alice:alicepw",
-        "--user",
-        "bob:bobpw",
-        "--workers",
-        "2",
-        "--log",
-        "warn",
-    ]);
-    let first = s.wait_line("listening on", Duration::from_secs(10));
-    let port = first
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
-    (s, port)
-}
+use agent_support::{run, serve, temp_dir, Agent};
 
 #[test]
 fn register_once_query_and_unregister_all() {

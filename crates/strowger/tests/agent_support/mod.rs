@@ -239,3 +239,33 @@ pub fn best_correlation(a: &[i16], b: &[i16], max_lag: i64) -> (f64, i64) {
     }
     best
 }
+
+/// `strowger serve` on an OS-chosen loopback UDP port, for the domain example.com with the
+/// users alice:alicepw and bob:bobpw and its database in `dir`; returns it and the port.
+pub fn serve(dir: &Path) -> (Agent, u16) {
+    let db = dir.join("location.db");
+    let mut s = Agent::start(&[
+        "serve",
+        "--listen",
+        "udp:127.0.0.1:0",
+        "--domain",
+        "example.com",
+        "--db",
+        db.to_str().unwrap_or("location.db"),
+        "--user",
+        "alice:alicepw",
+        "--user",
+        "bob:bobpw",
+        "--workers",
+        "2",
+        "--log",
+        "warn",
+    ]);
+    let first = s.wait_line("listening on", Duration::from_secs(10));
+    let port = first
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    (s, port)
+}
