@@ -140,9 +140,13 @@ const SCANNERS: &[&str] = &[
 
 /// Whether a request comes from a known SIP scanner (by its User-Agent).
 pub fn is_scanner(msg: &Message) -> bool {
+    // Case-insensitive search without allocating: this runs on every request.
     msg.header("User-Agent").is_some_and(|ua| {
-        let ua = ua.to_ascii_lowercase();
-        SCANNERS.iter().any(|s| ua.contains(s))
+        let ua = ua.as_bytes();
+        SCANNERS.iter().any(|s| {
+            ua.windows(s.len())
+                .any(|w| w.eq_ignore_ascii_case(s.as_bytes()))
+        })
     })
 }
 
