@@ -724,6 +724,30 @@ fn non_invite_server_absorbs_in_trying_and_resends_the_last_response() {
 }
 
 #[test]
+fn non_invite_server_completed_transport_error_is_reported_rfc3261_17_2_4() {
+    // A retransmitted final response that cannot be sent ends the transaction.
+    let start = Instant::now();
+    let mut l = layer();
+    let req = request("REGISTER", "z9hG4bK7", "UDP", 1);
+    l.handle_message(start, addr(CLIENT), Transport::Udp, req.clone());
+    let (key, got) = new_request_key(&mut l);
+    l.respond(start, &key, response(&got, 200, "t")).unwrap();
+    let ok = transmits(&mut l);
+    assert_eq!(ok.len(), 1);
+    l.handle_message(start + secs(0.5), addr(CLIENT), Transport::Udp, req);
+    assert_eq!(transmits(&mut l), ok);
+    l.transport_error(start + secs(0.5), &key);
+    assert_eq!(
+        events(&mut l),
+        vec![
+            Event::TransportError { key: key.clone() },
+            Event::Terminated { key: key.clone() }
+        ]
+    );
+    assert_eq!(l.state(&key), None);
+}
+
+#[test]
 fn non_invite_server_over_tcp_ends_on_its_final_response_timer_j_zero() {
     let start = Instant::now();
     let mut l = layer();

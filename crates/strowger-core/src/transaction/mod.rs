@@ -206,10 +206,33 @@ impl Outbox {
 #[derive(Debug)]
 #[allow(clippy::enum_variant_names)]
 enum Transaction {
-    ClientInvite(ClientInviteTransaction),
-    ClientNonInvite(ClientNonInviteTransaction),
-    ServerInvite(ServerInviteTransaction),
-    ServerNonInvite(ServerNonInviteTransaction),
+    // Boxed: the machines are hundreds of bytes, and the table stores its values
+    // inline, so that every slot would be as big as the biggest machine.
+    ClientInvite(Box<ClientInviteTransaction>),
+    ClientNonInvite(Box<ClientNonInviteTransaction>),
+    ServerInvite(Box<ServerInviteTransaction>),
+    ServerNonInvite(Box<ServerNonInviteTransaction>),
+    /// A non-INVITE server transaction in the Completed state over an unreliable
+    /// transport (17.2.2), reduced to what that state needs: the final response to
+    /// send again for every retransmission of the request until timer J. A registrar
+    /// holds one per REGISTER of the last 32 s, so this is most of its transactions.
+    NonInviteCompleted(CompletedNonInvite),
+}
+
+#[derive(Debug)]
+struct CompletedNonInvite {
+    response: Bytes,
+    dest: Target,
+    j: Instant,
+    terminated: bool,
+}
+
+impl CompletedNonInvite {
+    fn on_timeout(&mut self, now: Instant) {
+        if now >= self.j {
+            self.terminated = true;
+        }
+    }
 }
 
 impl Transaction {
@@ -219,6 +242,13 @@ impl Transaction {
             Transaction::ClientNonInvite(t) => t.state(),
             Transaction::ServerInvite(t) => t.state(),
             Transaction::ServerNonInvite(t) => t.state(),
+            Transaction::NonInviteCompleted(c) => {
+                if c.terminated {
+                    State::Terminated
+                } else {
+                    State::Completed
+                }
+            }
         }
     }
 
@@ -228,6 +258,7 @@ impl Transaction {
             Transaction::ClientNonInvite(t) => Some(t.request()),
             Transaction::ServerInvite(t) => Some(t.request()),
             Transaction::ServerNonInvite(t) => t.request(),
+            Transaction::NonInviteCompleted(_) => None,
         }
     }
 
@@ -237,6 +268,7 @@ impl Transaction {
             Transaction::ClientNonInvite(t) => t.next_timeout(),
             Transaction::ServerInvite(t) => t.next_timeout(),
             Transaction::ServerNonInvite(t) => t.next_timeout(),
+            Transaction::NonInviteCompleted(c) => (!c.terminated).then_some(c.j),
         }
     }
 
@@ -246,15 +278,21 @@ impl Transaction {
             Transaction::ClientNonInvite(t) => t.on_timeout(now, out),
             Transaction::ServerInvite(t) => t.on_timeout(now, out),
             Transaction::ServerNonInvite(t) => t.on_timeout(now, out),
+            Transaction::NonInviteCompleted(c) => c.on_timeout(now),
         }
     }
 
-    fn on_transport_error(&mut self, out: &mut Outbox) {
+    fn on_transport_error(&mut self, key: &TransactionKey, out: &mut Outbox) {
         match self {
             Transaction::ClientInvite(t) => t.on_transport_error(out),
             Transaction::ClientNonInvite(t) => t.on_transport_error(out),
             Transaction::ServerInvite(t) => t.on_transport_error(out),
             Transaction::ServerNonInvite(t) => t.on_transport_error(out),
+            // 17.2.4: a failure to send the response is a transport error.
+            Transaction::NonInviteCompleted(c) => {
+                out.event(Event::TransportError { key: key.clone() });
+                c.terminated = true;
+            }
         }
     }
 
@@ -264,6 +302,7 @@ impl Transaction {
             Transaction::ClientNonInvite(t) => t.is_terminated(),
             Transaction::ServerInvite(t) => t.is_terminated(),
             Transaction::ServerNonInvite(t) => t.is_terminated(),
+            Transaction::NonInviteCompleted(c) => c.terminated,
         }
     }
 }
@@ -385,6 +424,7 @@ impl TransactionLayer {
             match &mut entry.txn {
                 Transaction::ServerInvite(t) => t.on_request(now, msg, source, &mut self.out),
                 Transaction::ServerNonInvite(t) => t.on_request(&mut self.out),
+                Transaction::NonInviteCompleted(c) => self.out.send(&c.dest, c.response.clone()),
                 _ => {}
             }
             self.settle(&key);
@@ -405,21 +445,21 @@ impl TransactionLayer {
         };
         let timers = self.config.timers;
         let txn = if msg.method() == Some(Method::Invite) {
-            Transaction::ServerInvite(ServerInviteTransaction::new(
+            Transaction::ServerInvite(Box::new(ServerInviteTransaction::new(
                 now,
                 key.clone(),
                 msg.clone(),
                 dest,
                 timers,
-            ))
+            )))
         } else {
-            Transaction::ServerNonInvite(ServerNonInviteTransaction::new(
+            Transaction::ServerNonInvite(Box::new(ServerNonInviteTransaction::new(
                 now,
                 key.clone(),
                 msg.clone(),
                 dest,
                 timers,
-            ))
+            )))
         };
         self.insert(key.clone(), txn);
         self.out.event(Event::NewRequest {
@@ -555,23 +595,23 @@ impl TransactionLayer {
         }
         let timers = self.config.timers;
         let txn = if method == Method::Invite {
-            Transaction::ClientInvite(ClientInviteTransaction::start(
+            Transaction::ClientInvite(Box::new(ClientInviteTransaction::start(
                 now,
                 key.clone(),
                 msg,
                 dest,
                 timers,
                 &mut self.out,
-            ))
+            )))
         } else {
-            Transaction::ClientNonInvite(ClientNonInviteTransaction::start(
+            Transaction::ClientNonInvite(Box::new(ClientNonInviteTransaction::start(
                 now,
                 key.clone(),
                 msg,
                 dest,
                 timers,
                 &mut self.out,
-            ))
+            )))
         };
         self.insert(key.clone(), txn);
         Ok(key)
@@ -594,6 +634,15 @@ impl TransactionLayer {
         let result = match &mut entry.txn {
             Transaction::ServerInvite(t) => t.respond(now, msg, &mut self.out),
             Transaction::ServerNonInvite(t) => t.respond(now, msg, &mut self.out),
+            // 17.2.2: further final responses are discarded.
+            Transaction::NonInviteCompleted(c) => Err(Error::InvalidState {
+                state: if c.terminated {
+                    State::Terminated
+                } else {
+                    State::Completed
+                },
+                status: msg.status().unwrap_or(0),
+            }),
             _ => Err(Error::NotAServerTransaction(key.clone())),
         };
         self.settle(key);
@@ -603,7 +652,7 @@ impl TransactionLayer {
     /// The runtime could not deliver a message of transaction `key` (17.1.4, 17.2.4).
     pub fn transport_error(&mut self, _now: Instant, key: &TransactionKey) {
         if let Some(entry) = self.transactions.get_mut(key) {
-            entry.txn.on_transport_error(&mut self.out);
+            entry.txn.on_transport_error(key, &mut self.out);
             self.settle(key);
         }
     }
@@ -662,12 +711,23 @@ impl TransactionLayer {
             self.out.event(Event::Terminated { key: key.clone() });
             return;
         }
+        let shared = shared.clone();
+        let Some(entry) = self.transactions.get_mut(key) else {
+            return;
+        };
+        if let Transaction::ServerNonInvite(t) = &entry.txn {
+            if let Some((response, dest, j)) = t.completed() {
+                entry.txn = Transaction::NonInviteCompleted(CompletedNonInvite {
+                    response,
+                    dest,
+                    j,
+                    terminated: false,
+                });
+            }
+        }
         let next = entry.txn.next_timeout();
         if next != entry.scheduled {
-            let shared = shared.clone();
-            if let Some(entry) = self.transactions.get_mut(key) {
-                entry.scheduled = next;
-            }
+            entry.scheduled = next;
             if let Some(at) = next {
                 self.wakeups.push(Reverse((at, shared)));
             }

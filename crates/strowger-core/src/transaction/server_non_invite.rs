@@ -174,6 +174,15 @@ impl ServerNonInviteTransaction {
         self.phase = Phase::Terminated;
     }
 
+    /// In the Completed state: the final response, where it goes and when timer J
+    /// fires; all the state needs from here on (the layer keeps only that).
+    pub(crate) fn completed(&self) -> Option<(Bytes, Target, Instant)> {
+        match &self.phase {
+            Phase::Completed { response, j } => Some((response.clone(), self.dest.clone(), *j)),
+            _ => None,
+        }
+    }
+
     pub(crate) fn is_terminated(&self) -> bool {
         matches!(self.phase, Phase::Terminated)
     }
