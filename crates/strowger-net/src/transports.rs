@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,9 +53,11 @@ pub struct Transports {
     local: Vec<ListenSpec>,
     conns: HashMap<u64, ConnEntry>,
     by_addr: HashMap<(SocketAddr, Transport), u64>,
-    /// Each UDP socket twice: tokio's for the receive task, and a second handle of
-    /// the same socket for sending (see [`Transports::bind`]).
-    udp: Vec<(SocketAddr, Arc<UdpSocket>, Arc<std::net::UdpSocket>)>,
+    /// Each UDP socket's handle for sending (see [`Transports::bind`]); receiving
+    /// is done by a task or by threads on handles of their own.
+    udp: Vec<(SocketAddr, Arc<std::net::UdpSocket>)>,
+    /// Tells the UDP receive threads of [`Transports::bind_dispatching_threads`] to stop.
+    udp_stop: Arc<AtomicBool>,
     accept_tasks: Vec<JoinHandle<()>>,
     udp_tasks: Vec<JoinHandle<()>>,
     /// Undelivered bytes of connections that closed, not handed out yet.
@@ -81,7 +84,7 @@ type UdpSockets = Arc<[(SocketAddr, Arc<std::net::UdpSocket>)]>;
 impl Transports {
     /// Open every listener of `config`. Must run inside a Tokio runtime.
     pub async fn bind(config: &Config) -> Result<Transports, Error> {
-        Self::bind_with(config, None).await
+        Self::bind_with(config, None, 0).await
     }
 
     /// Like [`Transports::bind`], but every datagram that parses goes to `dispatch`
@@ -91,7 +94,21 @@ impl Transports {
         config: &Config,
         dispatch: UdpDispatch,
     ) -> Result<Transports, Error> {
-        Self::bind_with(config, Some(dispatch)).await
+        Self::bind_with(config, Some(dispatch), 0).await
+    }
+
+    /// Like [`Transports::bind_dispatching`], but each UDP socket is read by `threads`
+    /// threads of their own, blocked in `recvfrom` on the one socket (the kernel wakes
+    /// one per datagram), which call `dispatch` themselves: the way Kamailio's UDP
+    /// workers share a socket. A datagram is read, processed and answered on one
+    /// thread, with no hand-over to a task. The sockets are blocking; a UDP send only
+    /// waits while the socket's own send buffer is full.
+    pub async fn bind_dispatching_threads(
+        config: &Config,
+        dispatch: UdpDispatch,
+        threads: usize,
+    ) -> Result<Transports, Error> {
+        Self::bind_with(config, Some(dispatch), threads.max(1)).await
     }
 
     /// A function that sends a UDP transmit on the right socket, callable from any
@@ -101,7 +118,7 @@ impl Transports {
         &self,
     ) -> impl Fn(&Transmit) -> Option<Result<(), &'static str>> + Send + Sync + Clone + 'static
     {
-        let sockets: UdpSockets = self.udp.iter().map(|(a, _, s)| (*a, s.clone())).collect();
+        let sockets: UdpSockets = self.udp.iter().map(|(a, s)| (*a, s.clone())).collect();
         move |t: &Transmit| {
             if t.transport != Transport::Udp {
                 return None;
@@ -113,9 +130,12 @@ impl Transports {
         }
     }
 
+    /// `threads`: 0 reads each UDP socket in a task, more in that many threads (which
+    /// requires `dispatch`).
     async fn bind_with(
         config: &Config,
         dispatch: Option<UdpDispatch>,
+        threads: usize,
     ) -> Result<Transports, Error> {
         let limits = config.limits.clone();
         let acceptor = match &config.tls {
@@ -146,14 +166,15 @@ impl Transports {
                 let std_socket =
                     bind_udp(spec.addr, config.limits.udp_recv_buffer).map_err(bind_err)?;
                 let addr = std_socket.local_addr().map_err(bind_err)?;
-                // Datagrams are sent on a plain non-blocking handle of the socket:
-                // tokio's `try_send_to` reports WouldBlock until its reactor has seen
-                // the socket writable once, which dropped the first datagram sent
-                // right after binding.
-                let sender = std_socket.try_clone().map_err(bind_err)?;
-                let socket = UdpSocket::from_std(std_socket).map_err(bind_err)?;
+                if threads > 0 {
+                    std_socket.set_nonblocking(false).map_err(bind_err)?;
+                    // The receive threads look at the stop flag this often.
+                    std_socket
+                        .set_read_timeout(Some(Duration::from_millis(200)))
+                        .map_err(bind_err)?;
+                }
                 local.push(ListenSpec::new(spec.transport, addr));
-                udp_sockets.push((addr, Arc::new(socket), Arc::new(sender)));
+                udp_sockets.push((addr, Arc::new(std_socket)));
             } else {
                 let listener = TcpListener::bind(spec.addr).await.map_err(bind_err)?;
                 local.push(ListenSpec::new(
@@ -176,12 +197,41 @@ impl Transports {
             .into_iter()
             .map(|(l, t)| tokio::spawn(conn::accept_loop(l, t, shared.clone())))
             .collect();
-        let udp_tasks = udp_sockets
-            .iter()
-            .map(|(_, s, _)| {
-                tokio::spawn(udp::recv_loop(s.clone(), shared.clone(), dispatch.clone()))
-            })
-            .collect();
+        let udp_stop = Arc::new(AtomicBool::new(false));
+        let mut udp_tasks = Vec::new();
+        for (addr, socket) in &udp_sockets {
+            let bind_err = |source| Error::Bind {
+                transport: Transport::Udp,
+                addr: *addr,
+                source,
+            };
+            match (&dispatch, threads) {
+                (Some(d), n) if n > 0 => {
+                    for i in 0..n {
+                        let handle = socket.try_clone().map_err(bind_err)?;
+                        let (d, stop) = (d.clone(), udp_stop.clone());
+                        let limits = shared.limits.clone();
+                        std::thread::Builder::new()
+                            .name(format!("udp-{}-{i}", addr.port()))
+                            .spawn(move || udp::recv_thread(handle, limits, d, stop))
+                            .map_err(bind_err)?;
+                    }
+                }
+                _ => {
+                    // Datagrams are sent on the plain non-blocking handle: tokio's
+                    // `try_send_to` reports WouldBlock until its reactor has seen the
+                    // socket writable once, which dropped the first datagram sent
+                    // right after binding.
+                    let rx = UdpSocket::from_std(socket.try_clone().map_err(bind_err)?)
+                        .map_err(bind_err)?;
+                    udp_tasks.push(tokio::spawn(udp::recv_loop(
+                        Arc::new(rx),
+                        shared.clone(),
+                        dispatch.clone(),
+                    )));
+                }
+            }
+        }
         for l in &local {
             tracing::info!(listen = %l, "listening");
         }
@@ -192,6 +242,7 @@ impl Transports {
             conns: HashMap::new(),
             by_addr: HashMap::new(),
             udp: udp_sockets,
+            udp_stop,
             accept_tasks,
             udp_tasks,
             undelivered: std::collections::VecDeque::new(),
@@ -257,6 +308,7 @@ impl Transports {
 
     /// Close everything: connections write what is queued first.
     pub fn close(&mut self) {
+        self.udp_stop.store(true, Ordering::Relaxed);
         for t in self.accept_tasks.drain(..).chain(self.udp_tasks.drain(..)) {
             t.abort();
         }
@@ -366,7 +418,7 @@ impl Transports {
     fn udp_socket_for(&self, dest: SocketAddr) -> Option<Arc<std::net::UdpSocket>> {
         self.udp
             .iter()
-            .filter_map(|(local, _, s)| udp_score(local, dest).map(|sc| (sc, s)))
+            .filter_map(|(local, s)| udp_score(local, dest).map(|sc| (sc, s)))
             .max_by_key(|(sc, _)| *sc)
             .map(|(_, s)| s.clone())
     }
@@ -448,4 +500,11 @@ fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<std::net::U
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     Ok(socket.into())
+}
+
+impl Drop for Transports {
+    fn drop(&mut self) {
+        // Receive threads end within their read timeout; tasks end with the runtime.
+        self.udp_stop.store(true, Ordering::Relaxed);
+    }
 }

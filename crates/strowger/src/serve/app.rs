@@ -33,9 +33,12 @@ use super::config::ServeConfig;
 use super::metrics::Metrics;
 use crate::store::SqliteStore;
 
+/// The users of the configuration with their HA1 hashes, shared by all the shards.
+pub type Users = Arc<HashMap<String, Secrets>>;
+
 /// A user's HA1 hashes for our realm.
 #[derive(Debug, Clone, Default)]
-struct Secrets {
+pub struct Secrets {
     md5: Option<String>,
     sha256: Option<String>,
 }
@@ -71,7 +74,7 @@ pub struct App {
     pub proxy: Proxy,
     registrar: Registrar,
     auth: ServerAuth,
-    users: HashMap<String, Secrets>,
+    users: Users,
     store: SqliteStore,
     config: ServeConfig,
     metrics: Arc<Metrics>,
@@ -197,7 +200,31 @@ pub fn literal_target(uri: &str) -> Option<Target> {
     Some(Target::new(SocketAddr::new(ip, port), transport))
 }
 
+/// The users of `config` with their HA1 hashes (computed from passwords once).
+pub fn users_of(config: &ServeConfig) -> Users {
+    let realm = config.realm();
+    let mut users = HashMap::new();
+    for u in &config.users {
+        let s = Secrets {
+            md5: u.ha1_md5.clone().or_else(|| {
+                u.password
+                    .as_deref()
+                    .map(|p| strowger_core::digest::ha1_md5(&u.name, &realm, p))
+            }),
+            sha256: u.ha1_sha256.clone().or_else(|| {
+                u.password
+                    .as_deref()
+                    .map(|p| strowger_core::digest::ha1_sha256(&u.name, &realm, p))
+            }),
+        };
+        users.insert(u.name.clone(), s);
+    }
+    Arc::new(users)
+}
+
 impl App {
+    /// The tests' constructor; the server shares the users with [`App::with_users`].
+    #[cfg_attr(not(test), allow(dead_code))]
     pub fn new(
         config: ServeConfig,
         local: Vec<LocalAddr>,
@@ -205,23 +232,21 @@ impl App {
         metrics: Arc<Metrics>,
         nonce_key: &[u8],
     ) -> Result<App, String> {
+        let users = users_of(&config);
+        Self::with_users(config, local, store, metrics, nonce_key, users)
+    }
+
+    /// [`App::new`] with the users already read ([`users_of`]): the server's shards
+    /// share one table. `config.users` is not read again.
+    pub fn with_users(
+        config: ServeConfig,
+        local: Vec<LocalAddr>,
+        store: SqliteStore,
+        metrics: Arc<Metrics>,
+        nonce_key: &[u8],
+        users: Users,
+    ) -> Result<App, String> {
         let realm = config.realm();
-        let mut users = HashMap::new();
-        for u in &config.users {
-            let s = Secrets {
-                md5: u.ha1_md5.clone().or_else(|| {
-                    u.password
-                        .as_deref()
-                        .map(|p| strowger_core::digest::ha1_md5(&u.name, &realm, p))
-                }),
-                sha256: u.ha1_sha256.clone().or_else(|| {
-                    u.password
-                        .as_deref()
-                        .map(|p| strowger_core::digest::ha1_sha256(&u.name, &realm, p))
-                }),
-            };
-            users.insert(u.name.clone(), s);
-        }
         let mut dconf = DigestConfig::new(realm);
         dconf.nonce_lifetime = std::time::Duration::from_secs(config.auth.nonce_ttl);
         let algorithms: Vec<_> = config
@@ -297,12 +322,11 @@ impl App {
     pub fn handle_timeout(&mut self, now: Instant, wall: SystemTime) {
         self.proxy.handle_timeout(now);
         self.process_events(now, wall);
-        self.metrics
-            .transactions
-            .store(self.proxy.layer().len() as i64, Ordering::Relaxed);
-        self.metrics
-            .contexts
-            .store(self.proxy.active_contexts() as i64, Ordering::Relaxed);
+    }
+
+    /// Live transactions (the runtime sums them over its shards for the metrics).
+    pub fn transaction_count(&self) -> usize {
+        self.proxy.layer().len()
     }
 
     pub fn transport_error(&mut self, now: Instant, wall: SystemTime, key: &TransactionKey) {

@@ -1,18 +1,23 @@
-//! The network side of `strowger serve`: the sockets ([`Transports`]), N workers each
-//! owning an [`App`] (proxy core, registrar, authentication), and the resolver.
+//! The network side of `strowger serve`: the sockets ([`Transports`]), the server's
+//! state in shards (each an [`App`]: proxy core, registrar, authentication, behind a
+//! lock), and the resolver.
 //!
-//! Messages are dispatched to workers by a hash of their Call-ID, so every message of
-//! a transaction and of a dialog (requests, responses, CANCEL, ACK) reaches the worker
-//! that holds its state; the workers run in parallel on the runtime's threads. UDP
-//! takes the short way: each socket's receive task hands a datagram straight to its
-//! worker, and workers send datagrams themselves. Connections (TCP, TLS, WebSocket)
-//! go through the socket task, which owns them: workers hand it what to send over a
-//! channel.
+//! A message goes to the shard chosen by a hash of its Call-ID, so every message of a
+//! transaction and of a dialog (requests, responses, CANCEL, ACK) reaches the state
+//! that holds it. Whatever thread has the message processes it: each UDP socket is
+//! read by `--workers` threads blocked on it (the kernel wakes one per datagram, as
+//! with Kamailio's UDP workers), which lock the shard, run it and send what it
+//! produced before reading again, with no hand-over between threads. Shards are
+//! several per worker, so two workers rarely want the same lock. Messages from
+//! connections (TCP, TLS, WebSocket) are processed by the task that owns the
+//! connections; the location writer thread answers REGISTERs once their bindings
+//! are on disk; one timer thread fires the shards' timers.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use strowger_core::proxy::LocalAddr;
@@ -24,28 +29,178 @@ use strowger_net::{Config as NetConfig, ListenSpec, TlsConfig, TransportEvent, T
 
 use tokio::sync::mpsc;
 
-use super::app::{App, ResolveRequest};
+use super::app::{users_of, App, ResolveRequest};
 use super::config::ServeConfig;
 use super::metrics::{self, Metrics};
 use crate::store::SharedStore;
 
-/// What the UDP receive tasks call with each message (see `Transports::bind_dispatching`).
+/// What the UDP receive threads call with each message.
 type UdpDispatch = Arc<dyn Fn(Target, Message) + Send + Sync>;
 
-/// Input of a worker.
-enum WorkerInput {
-    Message(Target, Message),
-    Undelivered(Message),
-    Resolved(u64, Vec<Target>),
-    /// The location store's change with this ticket is on disk (or failed).
-    Durable(u64, Result<(), String>),
-    Stop,
+/// Sends a UDP transmit (see `Transports::udp_send_fn`).
+type UdpSend = Box<dyn Fn(&Transmit) -> Option<Result<(), &'static str>> + Send + Sync>;
+
+/// Shards per worker: with two workers and eight shards, two messages processed at the
+/// same moment want the same lock one time in eight.
+const SHARDS_PER_WORKER: usize = 4;
+
+/// The timer thread looks at the shards at least this often; a timer armed while it
+/// sleeps fires at most this late.
+const TIMER_TICK: Duration = Duration::from_millis(10);
+
+/// One part of the server's state.
+struct Shard {
+    app: Mutex<App>,
+    /// When its next timer is due, in nanoseconds after [`Core::epoch`];
+    /// `u64::MAX` for none. Read by the timer thread without the lock.
+    due: AtomicU64,
+    transactions: AtomicI64,
+    contexts: AtomicI64,
 }
 
-fn shard(msg: &Message, workers: usize) -> usize {
-    let mut h = DefaultHasher::new();
-    msg.call_id().unwrap_or("").hash(&mut h);
-    (h.finish() % workers.max(1) as u64) as usize
+/// What every thread of the server shares.
+struct Core {
+    shards: Vec<Shard>,
+    epoch: Instant,
+    udp_send: UdpSend,
+    /// Transmits on connections, for the task that owns them.
+    out: mpsc::UnboundedSender<Transmit>,
+    /// Names to resolve, with the shard that asks.
+    resolve: mpsc::UnboundedSender<(usize, ResolveRequest)>,
+}
+
+impl Core {
+    fn shard_of(&self, msg: &Message) -> usize {
+        let mut h = DefaultHasher::new();
+        msg.call_id().unwrap_or("").hash(&mut h);
+        (h.finish() % self.shards.len().max(1) as u64) as usize
+    }
+
+    fn lock(&self, w: usize) -> Option<MutexGuard<'_, App>> {
+        // A thread that panicked while holding the lock left the state as it was; go on
+        // with it rather than stop the server.
+        self.shards
+            .get(w)
+            .map(|s| s.app.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Run `f` on shard `w`, then send what it produced (under the lock, so that a
+    /// shard's messages leave in the order it produced them).
+    fn with_app(&self, w: usize, f: impl FnOnce(&mut App)) {
+        let (Some(shard), Some(mut app)) = (self.shards.get(w), self.lock(w)) else {
+            return;
+        };
+        f(&mut app);
+        self.flush(w, &mut app);
+        let due = app.poll_timeout().map_or(u64::MAX, |t| {
+            u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+        });
+        shard.due.store(due, Ordering::Release);
+        shard
+            .transactions
+            .store(app.transaction_count() as i64, Ordering::Relaxed);
+        shard
+            .contexts
+            .store(app.proxy.active_contexts() as i64, Ordering::Relaxed);
+    }
+
+    /// Datagrams go out from here, connection transmits to their task; what fails to
+    /// go is a transport error of its transaction (17.1.4, 17.2.4), which may transmit
+    /// again (bounded rounds).
+    fn flush(&self, w: usize, app: &mut App) {
+        for _ in 0..4 {
+            let mut failed = Vec::new();
+            while let Some(t) = app.poll_transmit() {
+                match (self.udp_send)(&t) {
+                    Some(Ok(())) => {}
+                    Some(Err(reason)) => {
+                        tracing::debug!(dest = %t.dest, reason, "cannot send");
+                        failed.push(t.bytes);
+                    }
+                    None => {
+                        // The receiving task only ends when the server stops.
+                        let _ = self.out.send(t);
+                    }
+                }
+            }
+            if failed.is_empty() {
+                break;
+            }
+            for bytes in failed {
+                report_undelivered(app, bytes);
+            }
+        }
+        while let Some(r) = app.poll_resolve() {
+            let _ = self.resolve.send((w, r));
+        }
+    }
+
+    fn handle_message(&self, source: Target, msg: Message) {
+        let w = self.shard_of(&msg);
+        self.with_app(w, |app| {
+            app.handle_message(Instant::now(), SystemTime::now(), source, msg)
+        });
+    }
+
+    /// Bytes that could not be delivered: a transport error of their transaction.
+    fn undelivered(&self, bytes: bytes::Bytes) {
+        if let Ok(msg) = Message::parse(bytes) {
+            let w = self.shard_of(&msg);
+            self.with_app(w, |app| report_undelivered_msg(app, &msg));
+        }
+    }
+
+    /// Fire the timers that are due; the next time to look.
+    fn run_timers(&self) -> Instant {
+        let now = Instant::now();
+        let now_ns =
+            u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
+        let mut next = u64::MAX;
+        for (w, shard) in self.shards.iter().enumerate() {
+            if shard.due.load(Ordering::Acquire) <= now_ns {
+                self.with_app(w, |app| app.handle_timeout(now, SystemTime::now()));
+            }
+            next = next.min(shard.due.load(Ordering::Acquire));
+        }
+        let next = self.epoch + Duration::from_nanos(next.min(now_ns.saturating_add(1 << 40)));
+        next.min(now + TIMER_TICK)
+    }
+
+    fn idle(&self) -> bool {
+        (0..self.shards.len()).all(|w| {
+            self.lock(w)
+                .is_none_or(|app| app.proxy.active_contexts() == 0 && app.waiting_for_disk() == 0)
+        })
+    }
+
+    fn publish_gauges(&self, metrics: &Metrics) {
+        let sum = |f: fn(&Shard) -> &AtomicI64| -> i64 {
+            self.shards
+                .iter()
+                .map(|s| f(s).load(Ordering::Relaxed))
+                .sum()
+        };
+        metrics
+            .transactions
+            .store(sum(|s| &s.transactions), Ordering::Relaxed);
+        metrics
+            .contexts
+            .store(sum(|s| &s.contexts), Ordering::Relaxed);
+    }
+}
+
+fn report_undelivered(app: &mut App, bytes: bytes::Bytes) {
+    if let Ok(msg) = Message::parse(bytes) {
+        report_undelivered_msg(app, &msg);
+    }
+}
+
+fn report_undelivered_msg(app: &mut App, msg: &Message) {
+    if msg.is_request() {
+        if let Some(key) = TransactionKey::client(msg) {
+            app.transport_error(Instant::now(), SystemTime::now(), &key);
+        }
+    }
 }
 
 /// Our address as written in Via and Record-Route: the listen address, or for a
@@ -109,27 +264,20 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
         .workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
         .max(1);
-    let mut senders = Vec::new();
-    let mut receivers = Vec::new();
-    for _ in 0..workers {
-        let (tx, rx) = mpsc::channel::<WorkerInput>(16_384);
-        senders.push(tx);
-        receivers.push(rx);
-    }
-    let dispatch_to = senders.clone();
+    let shard_count = workers * SHARDS_PER_WORKER;
+    // The dispatch closure and the store's notifier need the core, which needs the
+    // sockets and the store: they find it here once it exists.
+    let core_slot: Arc<OnceLock<Weak<Core>>> = Arc::new(OnceLock::new());
+    let slot = core_slot.clone();
     let dispatch: UdpDispatch = Arc::new(move |source, msg| {
-        let w = shard(&msg, dispatch_to.len());
-        if let Some(tx) = dispatch_to.get(w) {
-            if tx.try_send(WorkerInput::Message(source, msg)).is_err() {
-                // As a lost datagram: the sender retransmits.
-                tracing::warn!("worker {w} is overloaded; message dropped");
-            }
+        if let Some(core) = slot.get().and_then(Weak::upgrade) {
+            core.handle_message(source, msg);
         }
     });
-    let mut transports = Transports::bind_dispatching(&net_config(&config)?, dispatch)
-        .await
-        .map_err(|e| format!("cannot listen: {e}"))?;
-    let udp_send = transports.udp_send_fn();
+    let mut transports =
+        Transports::bind_dispatching_threads(&net_config(&config)?, dispatch, workers)
+            .await
+            .map_err(|e| format!("cannot listen: {e}"))?;
     let local: Vec<LocalAddr> = transports
         .local_addrs()
         .iter()
@@ -139,9 +287,6 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
             port: l.addr.port(),
         })
         .collect();
-    for l in transports.local_addrs() {
-        println!("listening on {}", l);
-    }
     let metrics = Arc::new(Metrics::default());
     if let Some(addr) = &config.metrics.listen {
         let listener = tokio::net::TcpListener::bind(addr)
@@ -151,16 +296,19 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
         tokio::spawn(metrics::serve(listener, metrics.clone()));
     }
     let key = nonce_key();
-    let (out_tx, mut out_rx) = mpsc::channel::<Transmit>(65_536);
-    let (resolve_tx, mut resolve_rx) = mpsc::channel::<(usize, ResolveRequest)>(4096);
-    // One copy of the bindings for all workers, one writer thread committing their
-    // changes in groups; each REGISTER is answered once its change is on disk.
-    let notify_to = senders.clone();
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Transmit>();
+    let (resolve_tx, mut resolve_rx) = mpsc::unbounded_channel::<(usize, ResolveRequest)>();
+    // One copy of the bindings for all shards, one writer thread committing their
+    // changes in groups; each REGISTER is answered once its change is on disk, from
+    // the writer thread.
+    let slot = core_slot.clone();
     let store = SharedStore::open(
         &config.db,
         Box::new(move |w, ticket, result| {
-            if let Some(tx) = notify_to.get(w) {
-                let _ = tx.blocking_send(WorkerInput::Durable(ticket, result));
+            if let Some(core) = slot.get().and_then(Weak::upgrade) {
+                core.with_app(w, |app| {
+                    app.durable(Instant::now(), SystemTime::now(), ticket, result)
+                });
             }
         }),
     )
@@ -170,15 +318,19 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
             config.db.display()
         )
     })?;
-    let mut handles = Vec::new();
+    let users = users_of(&config);
+    let mut shard_config = config.clone();
+    shard_config.users = Vec::new(); // read once into `users`
     let wall = SystemTime::now();
-    for (w, rx) in receivers.into_iter().enumerate() {
-        let mut app = App::new(
-            config.clone(),
+    let mut shards = Vec::new();
+    for w in 0..shard_count {
+        let mut app = App::with_users(
+            shard_config.clone(),
             local.clone(),
             store.handle(w),
             metrics.clone(),
             &key,
+            users.clone(),
         )?;
         if w == 0 {
             app.purge(wall);
@@ -188,89 +340,105 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
                 "location service loaded"
             );
         }
-        handles.push(tokio::spawn(worker(
-            w,
-            app,
-            rx,
-            udp_send.clone(),
-            out_tx.clone(),
-            resolve_tx.clone(),
-        )));
+        shards.push(Shard {
+            app: Mutex::new(app),
+            due: AtomicU64::new(u64::MAX),
+            transactions: AtomicI64::new(0),
+            contexts: AtomicI64::new(0),
+        });
     }
-    drop(out_tx);
-    drop(resolve_tx);
-    tracing::info!(workers, domains = ?config.domains, "strowger serve started");
+    let core = Arc::new(Core {
+        shards,
+        epoch: Instant::now(),
+        udp_send: Box::new(transports.udp_send_fn()),
+        out: out_tx,
+        resolve: resolve_tx,
+    });
+    let _ = core_slot.set(Arc::downgrade(&core));
+    // Announced once datagrams are processed: before, the receive threads drop them.
+    for l in transports.local_addrs() {
+        println!("listening on {}", l);
+    }
+    let timers_stop = Arc::new(AtomicBool::new(false));
+    let timers = {
+        let (core, stop, metrics) = (core.clone(), timers_stop.clone(), metrics.clone());
+        std::thread::Builder::new()
+            .name("timers".into())
+            .spawn(move || timer_loop(&core, &stop, &metrics))
+            .map_err(|e| format!("cannot start the timer thread: {e}"))?
+    };
+    tracing::info!(workers, shards = shard_count, domains = ?config.domains, "strowger serve started");
 
     let resolver = Resolver::system().ok();
-    let mut stopping = false;
+    let mut stop_at: Option<Instant> = None;
     loop {
         tokio::select! {
             ev = transports.recv() => match ev {
-                Some(TransportEvent::Message { source, msg }) => {
-                    let w = shard(&msg, workers);
-                    if let Some(tx) = senders.get(w) {
-                        if tx.try_send(WorkerInput::Message(source, msg)).is_err() {
-                            // As a lost datagram: the sender retransmits.
-                            tracing::warn!("worker {w} is overloaded; message dropped");
-                        }
-                    }
-                }
-                Some(TransportEvent::Undelivered(bytes)) => {
-                    if let Ok(msg) = Message::parse(bytes) {
-                        let w = shard(&msg, workers);
-                        if let Some(tx) = senders.get(w) {
-                            let _ = tx.try_send(WorkerInput::Undelivered(msg));
-                        }
-                    }
-                }
+                Some(TransportEvent::Message { source, msg }) => core.handle_message(source, msg),
+                Some(TransportEvent::Undelivered(bytes)) => core.undelivered(bytes),
                 None => break,
             },
             Some(t) = out_rx.recv() => {
                 if let Err(reason) = transports.send(&t) {
                     tracing::debug!(dest = %t.dest, reason, "cannot send");
-                    if let Ok(msg) = Message::parse(t.bytes.clone()) {
-                        let w = shard(&msg, workers);
-                        if let Some(tx) = senders.get(w) {
-                            let _ = tx.try_send(WorkerInput::Undelivered(msg));
-                        }
-                    }
+                    core.undelivered(t.bytes);
                 }
             }
             Some((w, req)) = resolve_rx.recv() => {
                 let resolver = resolver.clone();
-                let tx = senders.get(w).cloned();
+                let core = core.clone();
                 tokio::spawn(async move {
                     let targets = resolve(resolver.as_ref(), &req.uri).await;
-                    if let Some(tx) = tx {
-                        let _ = tx.send(WorkerInput::Resolved(req.id, targets)).await;
-                    }
+                    core.with_app(w, |app| {
+                        app.resolved(Instant::now(), SystemTime::now(), req.id, targets)
+                    });
                 });
             }
-            _ = wait_signal(&mut sigterm), if !stopping => {
+            _ = wait_signal(&mut sigterm), if stop_at.is_none() => {
                 tracing::info!("stopping: finishing transactions (at most 5 s)");
-                stopping = true;
+                stop_at = Some(Instant::now() + Duration::from_secs(5));
                 transports.stop_accepting();
-                for tx in &senders {
-                    let _ = tx.try_send(WorkerInput::Stop);
-                }
             }
-            _ = tokio::time::sleep(Duration::from_millis(100)), if stopping => {
-                if handles.iter().all(|h| h.is_finished()) {
+            _ = tokio::time::sleep(Duration::from_millis(100)), if stop_at.is_some() => {
+                if stop_at.is_some_and(|at| Instant::now() >= at) || core.idle() {
                     break;
                 }
             }
         }
     }
-    // Send what the workers produced last.
+    timers_stop.store(true, Ordering::Relaxed);
+    let _ = timers.join();
+    // Send what the shards produced last.
     while let Ok(t) = out_rx.try_recv() {
         let _ = transports.send(&t);
     }
     transports.close();
     // Write what is queued and stop the writer.
     drop(store);
+    drop(core);
     tokio::time::sleep(Duration::from_millis(200)).await;
     tracing::info!("strowger serve stopped");
     Ok(())
+}
+
+/// The timer thread: fires the shards' timers, purges expired bindings every 30 s
+/// and publishes the gauges every second, until `stop`.
+fn timer_loop(core: &Core, stop: &AtomicBool, metrics: &Metrics) {
+    let mut purge_at = Instant::now() + Duration::from_secs(30);
+    let mut gauges_at = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let next = core.run_timers();
+        let now = Instant::now();
+        if now >= purge_at {
+            purge_at = now + Duration::from_secs(30);
+            core.with_app(0, |app| app.purge(SystemTime::now()));
+        }
+        if now >= gauges_at {
+            gauges_at = now + Duration::from_secs(1);
+            core.publish_gauges(metrics);
+        }
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+    }
 }
 
 async fn resolve(resolver: Option<&Resolver>, uri: &str) -> Vec<Target> {
@@ -283,100 +451,6 @@ async fn resolve(resolver: Option<&Resolver>, uri: &str) -> Vec<Target> {
         Err(e) => {
             tracing::info!(%uri, "cannot resolve: {e}");
             Vec::new()
-        }
-    }
-}
-
-async fn worker<U>(
-    id: usize,
-    mut app: App,
-    mut rx: mpsc::Receiver<WorkerInput>,
-    udp_send: U,
-    out: mpsc::Sender<Transmit>,
-    resolve: mpsc::Sender<(usize, ResolveRequest)>,
-) where
-    U: Fn(&Transmit) -> Option<Result<(), &'static str>>,
-{
-    let mut stop_at: Option<Instant> = None;
-    let mut purge = tokio::time::interval(Duration::from_secs(30));
-    loop {
-        let wake = app.poll_timeout();
-        let sleep_until = wake
-            .map(tokio::time::Instant::from_std)
-            .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
-        tokio::select! {
-            input = rx.recv() => match input {
-                Some(WorkerInput::Message(source, msg)) => {
-                    app.handle_message(Instant::now(), SystemTime::now(), source, msg);
-                }
-                Some(WorkerInput::Undelivered(msg)) => {
-                    if msg.is_request() {
-                        if let Some(key) = TransactionKey::client(&msg) {
-                            app.transport_error(Instant::now(), SystemTime::now(), &key);
-                        }
-                    }
-                }
-                Some(WorkerInput::Resolved(rid, targets)) => {
-                    app.resolved(Instant::now(), SystemTime::now(), rid, targets);
-                }
-                Some(WorkerInput::Durable(ticket, result)) => {
-                    app.durable(Instant::now(), SystemTime::now(), ticket, result);
-                }
-                Some(WorkerInput::Stop) => {
-                    stop_at = Some(Instant::now() + Duration::from_secs(5));
-                }
-                None => break,
-            },
-            _ = tokio::time::sleep_until(sleep_until) => {
-                app.handle_timeout(Instant::now(), SystemTime::now());
-            }
-            _ = purge.tick() => {
-                if id == 0 {
-                    app.purge(SystemTime::now());
-                }
-            }
-        }
-        // Datagrams go out from here; what fails to go is a transport error of its
-        // transaction (17.1.4, 17.2.4), which may transmit again (bounded rounds).
-        for _ in 0..4 {
-            let mut failed = Vec::new();
-            while let Some(t) = app.poll_transmit() {
-                match udp_send(&t) {
-                    Some(Ok(())) => {}
-                    Some(Err(reason)) => {
-                        tracing::debug!(dest = %t.dest, reason, "cannot send");
-                        failed.push(t.bytes);
-                    }
-                    None => {
-                        if out.send(t).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            }
-            if failed.is_empty() {
-                break;
-            }
-            for bytes in failed {
-                if let Ok(msg) = Message::parse(bytes) {
-                    if let Some(key) = msg
-                        .is_request()
-                        .then(|| TransactionKey::client(&msg))
-                        .flatten()
-                    {
-                        app.transport_error(Instant::now(), SystemTime::now(), &key);
-                    }
-                }
-            }
-        }
-        while let Some(r) = app.poll_resolve() {
-            let _ = resolve.send((id, r)).await;
-        }
-        if let Some(at) = stop_at {
-            let idle = app.proxy.active_contexts() == 0 && app.waiting_for_disk() == 0;
-            if idle || Instant::now() >= at {
-                break;
-            }
         }
     }
 }
