@@ -11,7 +11,7 @@
 #   STEP_S*       seconds each rate step is held [10; QUICK 5]
 #   CALL_RATES*   call rates tried, calls/s ["500 1000 2000 3000 4000 5000 6000"]
 #   REG_RATES*    REGISTER rates tried, registrations/s
-#                 ["1000 2000 4000 6000 8000 10000 12000 15000"]
+#                 ["5000 10000 15000 17500 20000 22500 25000 30000"]
 #   HOLD_MS       call hold time between ACK and BYE [1000]
 #   CPU_RATE      fixed call rate of the CPU measurement, calls/s [500]
 #   MEM_USERS*    registrations held for the memory measurement [100000; QUICK 20000]
@@ -50,7 +50,8 @@ else
   # short (">= 1600" calls/s for each), which compared nothing.
   STEP_S="${STEP_S:-10}"
   CALL_RATES="${CALL_RATES:-500 1000 2000 3000 4000 5000 6000}"
-  REG_RATES="${REG_RATES:-1000 2000 4000 6000 8000 10000 12000 15000}"
+  # Up to 30 000/s: with 15 000 at the top, both servers held it and nothing was compared.
+  REG_RATES="${REG_RATES:-5000 10000 15000 17500 20000 22500 25000 30000}"
   MEM_USERS="${MEM_USERS:-100000}"
   BUDGET_S="${BUDGET_S:-800}"
 fi

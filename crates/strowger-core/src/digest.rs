@@ -522,12 +522,16 @@ struct Quoted<'a>(&'a str);
 impl fmt::Display for Quoted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("\"")?;
-        for c in self.0.chars() {
-            if c == '"' || c == '\\' {
-                f.write_str("\\")?;
-            }
-            write!(f, "{c}")?;
+        // Runs without a quote or backslash go out whole (challenges are written for
+        // every 401, and nonces never need escaping).
+        let mut rest = self.0;
+        while let Some(i) = rest.find(['"', '\\']) {
+            f.write_str(&rest[..i])?;
+            f.write_str("\\")?;
+            f.write_str(&rest[i..i + 1])?;
+            rest = &rest[i + 1..];
         }
+        f.write_str(rest)?;
         f.write_str("\"")
     }
 }
@@ -691,6 +695,20 @@ pub fn strongest(challenges: &[Challenge]) -> Option<&Challenge> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_strings_escape_quotes_and_backslashes_rfc3261_25_1() {
+        for (raw, written) in [
+            ("", r#""""#),
+            ("plain", r#""plain""#),
+            (r#"a"b"#, r#""a\"b""#),
+            (r"a\b", r#""a\\b""#),
+            (r#""\"#, r#""\"\\""#),
+            ("é\"ü", "\"é\\\"ü\""),
+        ] {
+            assert_eq!(Quoted(raw).to_string(), written, "{raw:?}");
+        }
+    }
 
     const GET: RequestParts<'static> = RequestParts {
         method: "GET",

@@ -226,8 +226,12 @@ fn stamped_bytes(msg: &Message, source: SocketAddr) -> Option<Vec<u8>> {
     let host_is_source = via.host.ip() == Some(source.ip());
     let has_rport = rport.is_some();
     let needs_received = !host_is_source || has_rport;
-    let ip = source.ip().to_string();
-    let received_ok = via.received() == Some(ip.as_str()) || !needs_received;
+    // Compared as addresses: formatting the source for every request cost more than
+    // the rest of this check.
+    let received_ok = !needs_received
+        || via.received().is_some_and(|r| {
+            r.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok() == Some(source.ip())
+        });
     let rport_ok = match rport {
         None => true,
         Some(p) => p == Some(source.port()),
@@ -261,7 +265,7 @@ fn stamped_bytes(msg: &Message, source: SocketAddr) -> Option<Vec<u8>> {
     }
     if needs_received {
         value.push_str(";received=");
-        value.push_str(&ip);
+        value.push_str(&source.ip().to_string());
     }
     if has_rport {
         value.push_str(&format!(";rport={}", source.port()));

@@ -500,8 +500,8 @@ impl App {
         reason: Option<&str>,
         headers: &[(&str, String)],
     ) {
-        let method = req.method().map_or("", |m| m.as_str()).to_string();
-        self.metrics.response(&method, code);
+        self.metrics
+            .response(req.method().map_or("", |m| m.as_str()), code);
         let hs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
         if let Err(e) = self.proxy.reply(now, key, code, reason, &hs) {
             tracing::debug!("no response sent: {e}");

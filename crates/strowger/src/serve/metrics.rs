@@ -12,7 +12,8 @@ use tokio::net::TcpListener;
 #[derive(Debug, Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<String, u64>>,
-    responses: Mutex<BTreeMap<(String, u16), u64>>,
+    /// By method, then code: counted without allocating once a pair was seen.
+    responses: Mutex<BTreeMap<String, BTreeMap<u16, u64>>>,
     pub transactions: AtomicI64,
     pub contexts: AtomicI64,
     pub bindings: AtomicI64,
@@ -22,13 +23,22 @@ pub struct Metrics {
 impl Metrics {
     pub fn request(&self, method: &str) {
         if let Ok(mut m) = self.requests.lock() {
-            *m.entry(method.to_string()).or_insert(0) += 1;
+            match m.get_mut(method) {
+                Some(n) => *n += 1,
+                None => {
+                    m.insert(method.to_string(), 1);
+                }
+            }
         }
     }
 
     pub fn response(&self, method: &str, code: u16) {
         if let Ok(mut m) = self.responses.lock() {
-            *m.entry((method.to_string(), code)).or_insert(0) += 1;
+            let codes = match m.get_mut(method) {
+                Some(c) => c,
+                None => m.entry(method.to_string()).or_default(),
+            };
+            *codes.entry(code).or_insert(0) += 1;
         }
     }
 
@@ -49,12 +59,14 @@ impl Metrics {
         s.push_str("# HELP strowger_responses_total SIP responses sent, by method and code.\n");
         s.push_str("# TYPE strowger_responses_total counter\n");
         if let Ok(m) = self.responses.lock() {
-            for ((method, code), n) in m.iter() {
-                let _ = writeln!(
-                    s,
-                    "strowger_responses_total{{method=\"{}\",code=\"{code}\"}} {n}",
-                    escape(method)
-                );
+            for (method, codes) in m.iter() {
+                for (code, n) in codes {
+                    let _ = writeln!(
+                        s,
+                        "strowger_responses_total{{method=\"{}\",code=\"{code}\"}} {n}",
+                        escape(method)
+                    );
+                }
             }
         }
         for (name, help, v) in [
