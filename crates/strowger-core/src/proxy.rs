@@ -156,8 +156,8 @@ struct Context {
 pub struct Proxy {
     layer: TransactionLayer,
     config: ProxyConfig,
-    contexts: HashMap<TransactionKey, Context>,
-    branch_of: HashMap<TransactionKey, TransactionKey>,
+    contexts: HashMap<TransactionKey, Context, ahash::RandomState>,
+    branch_of: HashMap<TransactionKey, TransactionKey, ahash::RandomState>,
     timer_c: BTreeMap<(Instant, u64), TransactionKey>,
     timer_seq: u64,
     branch_seq: u64,
@@ -184,8 +184,8 @@ impl Proxy {
         Proxy {
             layer,
             config,
-            contexts: HashMap::new(),
-            branch_of: HashMap::new(),
+            contexts: HashMap::default(),
+            branch_of: HashMap::default(),
             timer_c: BTreeMap::new(),
             timer_seq: 0,
             branch_seq: 0,

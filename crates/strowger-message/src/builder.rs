@@ -9,7 +9,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::ParseError;
-use crate::message::Message;
+use crate::message::{check_header, Message};
 use crate::method::Method;
 use crate::name::HeaderName;
 
@@ -336,17 +336,46 @@ impl<'r> ResponseBuilder<'r> {
                 line(&mut out, "Timestamp", v);
             }
         }
+        // What was copied from the request was checked when it was parsed; what the
+        // caller added is checked here (see `Message::parse_trusted`).
         for (n, v) in &self.headers {
+            check_header(n, v)?;
             line(&mut out, n, v);
         }
+        if let Some(ct) = &self.content_type {
+            check_header("Content-Type", ct)?;
+        }
         finish(&mut out, self.content_type.as_deref(), &self.body);
-        Message::parse(out)
+        Message::parse_trusted(out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headers_given_to_the_response_builder_are_checked() {
+        let req = invite();
+        let e = ResponseBuilder::new(&req, 200)
+            .header("Contact", "<sip:bob@192.0.2.4")
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("Contact"), "{e}");
+        let e = ResponseBuilder::new(&req, 200)
+            .body("not a type", "x")
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("Content-Type"), "{e}");
+        let ok = ResponseBuilder::new(&req, 401)
+            .header("WWW-Authenticate", "Digest realm=\"x\", nonce=\"n\"")
+            .build()
+            .unwrap();
+        let full = Message::parse(ok.to_bytes()).unwrap();
+        assert_eq!(ok.top_via_branch(), full.top_via_branch());
+        assert_eq!(ok.to_tag(), full.to_tag());
+        assert!(ok.to_tag().is_some());
+    }
 
     fn invite() -> Message {
         Message::parse(

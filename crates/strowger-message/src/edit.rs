@@ -4,12 +4,13 @@
 //! An [`Editor`] records changes and [`Editor::finish`] writes new bytes: lines that
 //! are not touched are copied as they were (folds and odd spellings included), changed
 //! lines are written in canonical form, and Content-Length is always written last with
-//! the right value (section 18.3 makes it mandatory on streams). The result is parsed
-//! again, so an edited message is checked like one from the wire.
+//! the right value (section 18.3 makes it mandatory on streams). Every value the
+//! editor writes is checked like one from the wire; the lines copied from the original
+//! were checked when it was parsed, and are only indexed again.
 
 use crate::error::ParseError;
 use crate::headers::split_list;
-use crate::message::{Header, Message};
+use crate::message::{check_header, Header, Message};
 use crate::name::HeaderName;
 
 #[derive(Debug, Clone)]
@@ -148,6 +149,18 @@ impl<'m> Editor<'m> {
     /// Write the changed message and parse it.
     pub fn finish(self) -> Result<Message, ParseError> {
         let m = self.msg;
+        for op in &self.ops {
+            match op {
+                Op::InsertFirst(n, v)
+                | Op::Push(n, v)
+                | Op::ReplaceFirstValue(n, v)
+                | Op::Set(n, v) => check_header(n, v)?,
+                Op::RemoveAll(_) | Op::RemoveFirstValue(_) => {}
+            }
+        }
+        if let Some((Some(ct), _)) = &self.body {
+            check_header("Content-Type", ct)?;
+        }
         let (body, content_type): (&[u8], Option<&str>) = match &self.body {
             Some((ct, b)) => (b, ct.as_deref()),
             None => (m.body(), None),
@@ -254,13 +267,45 @@ impl<'m> Editor<'m> {
         line(&mut out, "Content-Length", &body.len().to_string());
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(body);
-        Message::parse(out)
+        Message::parse_trusted(out)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_the_editor_writes_are_checked_like_the_wire() {
+        let m = invite();
+        for (name, bad) in [
+            ("Via", "SIP/2.0/UDP"),
+            ("Record-Route", "<sip:p.example.com;lr"),
+            ("Max-Forwards", "many"),
+            ("CSeq", "1"),
+        ] {
+            let e = m.edit().insert_first(name, bad).finish().unwrap_err();
+            assert!(e.to_string().contains(name), "{name}: {e}");
+        }
+        let e = m.edit().set("Contact", "<sip:a@b").finish().unwrap_err();
+        assert!(e.to_string().contains("Contact"), "{e}");
+        // What is written and what was copied reads back the same as a full parse.
+        let ok = m
+            .edit()
+            .insert_first("Via", "SIP/2.0/UDP p.example.com;branch=z9hG4bKx")
+            .insert_first("Record-Route", "<sip:p.example.com;lr>")
+            .finish()
+            .unwrap();
+        let full = Message::parse(ok.to_bytes()).unwrap();
+        assert_eq!(ok.top_via_branch(), Some("z9hG4bKx"));
+        assert_eq!(ok.top_via_branch(), full.top_via_branch());
+        assert_eq!(ok.from_tag(), full.from_tag());
+        assert_eq!(ok.cseq(), full.cseq());
+        assert_eq!(
+            ok.get(HeaderName::Via).count(),
+            full.get(HeaderName::Via).count()
+        );
+    }
 
     fn invite() -> Message {
         Message::parse(

@@ -163,8 +163,30 @@ impl Message {
 
     /// Parse with explicit limits.
     pub fn parse_with(input: impl Into<Bytes>, limits: &Limits) -> Result<Message, ParseError> {
-        let buf: Bytes = input.into();
-        Parser::new(&buf, limits).run().map(|p| Message {
+        Self::parse_mode(input.into(), limits, false)
+    }
+
+    /// Parse text this process wrote from messages it parsed: a response built from a
+    /// request, a request edited for forwarding. Start line, framing and index as
+    /// [`Message::parse`], and the fields read on every message (top Via, From, To,
+    /// CSeq) are parsed again, but the other header values are taken as they are: they
+    /// were checked when the original was parsed, and the builders check the values
+    /// they add ([`check_header`]). A proxy re-parsed each message it forwarded; this
+    /// skips most of that. Debug builds check the whole message as well.
+    pub(crate) fn parse_trusted(buf: Vec<u8>) -> Result<Message, ParseError> {
+        let buf = Bytes::from(buf);
+        #[cfg(debug_assertions)]
+        if let Err(e) = Parser::new(&buf, &Limits::default(), false).run() {
+            panic!(
+                "a builder wrote a message that does not parse: {e}\n{}",
+                String::from_utf8_lossy(&buf)
+            );
+        }
+        Self::parse_mode(buf, &Limits::default(), true)
+    }
+
+    fn parse_mode(buf: Bytes, limits: &Limits, trusted: bool) -> Result<Message, ParseError> {
+        Parser::new(&buf, limits, trusted).run().map(|p| Message {
             cache: p.cache,
             whole: p.whole,
             start: p.start,
@@ -544,6 +566,8 @@ impl Message {
 struct Parser<'b> {
     b: &'b [u8],
     limits: &'b Limits,
+    /// See [`Message::parse_trusted`].
+    trusted: bool,
 }
 
 struct Parsed {
@@ -563,8 +587,8 @@ fn hdr_err(name: &str, e: FieldError, base: usize) -> ParseError {
 }
 
 impl<'b> Parser<'b> {
-    fn new(b: &'b [u8], limits: &'b Limits) -> Self {
-        Parser { b, limits }
+    fn new(b: &'b [u8], limits: &'b Limits, trusted: bool) -> Self {
+        Parser { b, limits, trusted }
     }
 
     fn run(self) -> Result<Parsed, ParseError> {
@@ -751,7 +775,7 @@ impl<'b> Parser<'b> {
                     let (via, end) =
                         Via::parse_prefix(value, 0, true).map_err(|f| hdr_err("Via", f, base))?;
                     cache.branch = via.branch().and_then(span_of);
-                    if end < value.len() {
+                    if end < value.len() && !self.trusted {
                         each_prefix(&value[end + 1..], false, Via::parse_prefix)
                             .map_err(|f| hdr_err("Via", f.shift(end + 1), base))?;
                     }
@@ -770,6 +794,7 @@ impl<'b> Parser<'b> {
                         headers::cseq_parts(value).map_err(|f| hdr_err("CSeq", f, base))?;
                     cache.cseq = span_of(method).map(|m| (seq, m));
                 }
+                _ if self.trusted => {}
                 _ => check_value(e.name, value).map_err(|f| hdr_err(&label(e), f, base))?,
             }
         }
@@ -923,6 +948,19 @@ fn trim_end(b: &[u8], start: usize, mut end: usize) -> usize {
         end -= 1;
     }
     end
+}
+
+/// Check a header value that a builder is about to write, as parsing would (the
+/// offset in the error is within the value).
+pub(crate) fn check_header(name: &str, value: &str) -> Result<(), ParseError> {
+    let n = HeaderName::parse(name);
+    let checked = match n {
+        HeaderName::From | HeaderName::To => single_name_addr(value).map(drop),
+        HeaderName::CSeq => headers::cseq_parts(value).map(drop),
+        HeaderName::ContentLength => headers::parse_number(value, u64::from(u32::MAX)).map(drop),
+        _ => check_value(n, value),
+    };
+    checked.map_err(|f| hdr_err(name, f, 0))
 }
 
 /// Validate a header value by its type. Unknown headers are kept as they are.

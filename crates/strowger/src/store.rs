@@ -402,7 +402,7 @@ impl Packed {
 
 #[derive(Debug, Default)]
 struct State {
-    map: HashMap<Box<str>, Box<[Packed]>>,
+    map: HashMap<Box<str>, Box<[Packed]>, ahash::RandomState>,
     /// Bindings in `map`.
     held: usize,
     queue: Vec<Write>,

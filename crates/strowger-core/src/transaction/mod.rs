@@ -320,7 +320,9 @@ pub struct TransactionLayer {
     config: Config,
     /// Keys are shared with `wakeups` (a reference count, not a copy of the strings
     /// for every timer armed).
-    transactions: HashMap<Arc<TransactionKey>, Entry>,
+    /// ahash with random keys: faster than SipHash, still keyed against chosen
+    /// collisions (branches come from the network).
+    transactions: HashMap<Arc<TransactionKey>, Entry, ahash::RandomState>,
     /// Wake-ups, possibly stale: an entry counts only while its transaction's next
     /// timeout is still that instant.
     wakeups: BinaryHeap<Reverse<(Instant, Arc<TransactionKey>)>>,
@@ -331,7 +333,7 @@ impl TransactionLayer {
     pub fn new(config: Config) -> Self {
         TransactionLayer {
             config,
-            transactions: HashMap::new(),
+            transactions: HashMap::default(),
             wakeups: BinaryHeap::new(),
             out: Outbox::default(),
         }

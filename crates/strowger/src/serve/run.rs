@@ -13,8 +13,6 @@
 //! connections; the location writer thread answers REGISTERs once their bindings
 //! are on disk; one timer thread fires the shards' timers.
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
@@ -61,6 +59,9 @@ struct Shard {
 /// What every thread of the server shares.
 struct Core {
     shards: Vec<Shard>,
+    /// Picks a message's shard from its Call-ID (random keys: a peer cannot aim many
+    /// calls at one shard).
+    hasher: ahash::RandomState,
     epoch: Instant,
     udp_send: UdpSend,
     /// Transmits on connections, for the task that owns them.
@@ -71,9 +72,8 @@ struct Core {
 
 impl Core {
     fn shard_of(&self, msg: &Message) -> usize {
-        let mut h = DefaultHasher::new();
-        msg.call_id().unwrap_or("").hash(&mut h);
-        (h.finish() % self.shards.len().max(1) as u64) as usize
+        let h = self.hasher.hash_one(msg.call_id().unwrap_or(""));
+        (h % self.shards.len().max(1) as u64) as usize
     }
 
     fn lock(&self, w: usize) -> Option<MutexGuard<'_, App>> {
@@ -349,6 +349,7 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
     }
     let core = Arc::new(Core {
         shards,
+        hasher: ahash::RandomState::new(),
         epoch: Instant::now(),
         udp_send: Box::new(transports.udp_send_fn()),
         out: out_tx,
