@@ -178,7 +178,7 @@ impl ServerNonInviteTransaction {
     /// fires; all the state needs from here on (the layer keeps only that).
     pub(crate) fn completed(&self) -> Option<(Bytes, Target, Instant)> {
         match &self.phase {
-            Phase::Completed { response, j } => Some((response.clone(), self.dest.clone(), *j)),
+            Phase::Completed { response, j } => Some((response.clone(), self.dest, *j)),
             _ => None,
         }
     }
