@@ -121,6 +121,11 @@ fn row_binding(aor: String, r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Re
 fn write_aor(tx: &Connection, aor: &str, bindings: &[Binding]) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM location WHERE aor = ?1")?
         .execute(params![aor])?;
+    insert_bindings(tx, aor, bindings)
+}
+
+/// Insert or overwrite the rows of `bindings`.
+fn insert_bindings(tx: &Connection, aor: &str, bindings: &[Binding]) -> rusqlite::Result<()> {
     let mut st = tx.prepare_cached(
         "INSERT OR REPLACE INTO location
          (aor, contact, q, expires_at, call_id, cseq, path, instance, source)
@@ -268,14 +273,26 @@ impl LocationStore for SqliteStore {
                 } else {
                     st.map.insert(aor.into(), Packed::all(&sorted))
                 };
+                // Only adds or refreshes contacts: the rows of the old ones are
+                // overwritten, and the writer need not delete first.
+                let only_adds = old.as_ref().is_none_or(|o| {
+                    o.iter()
+                        .all(|p| sorted.iter().any(|b| b.contact == p.part(0)))
+                });
                 st.held = st.held + sorted.len() - old.map_or(0, |v| v.len());
                 st.queue.push(Write::Replace {
                     aor: aor.to_string(),
                     bindings: sorted,
+                    only_adds,
                     ticket: (*worker, t),
                 });
+                // Wake the writer only when it waits: a busy writer takes the queue
+                // after its commit anyway, and a wake is a system call per REGISTER.
+                let wake = std::mem::take(&mut st.writer_waits);
                 drop(st);
-                shared.wake.notify_one();
+                if wake {
+                    shared.wake.notify_one();
+                }
                 *ticket = Some(t);
                 Ok(())
             }
@@ -322,6 +339,8 @@ enum Write {
     Replace {
         aor: String,
         bindings: Vec<Binding>,
+        /// Per the memory copy, every old contact of the AoR is among `bindings`.
+        only_adds: bool,
         ticket: (usize, u64),
     },
     Purge(u64),
@@ -407,6 +426,8 @@ struct State {
     held: usize,
     queue: Vec<Write>,
     stopped: bool,
+    /// The writer is waiting on `wake` (set and cleared under the lock).
+    writer_waits: bool,
 }
 
 #[derive(Debug, Default)]
@@ -505,19 +526,25 @@ impl Drop for SharedStore {
 }
 
 fn write_loop(mut db: Connection, shared: Arc<Shared>, notify: Notify) {
+    let mut trust_memory = true;
     loop {
         let batch = {
             let mut st = shared.lock();
             while st.queue.is_empty() && !st.stopped {
+                st.writer_waits = true;
                 st = shared.wake.wait(st).unwrap_or_else(|e| e.into_inner());
+                st.writer_waits = false;
             }
             if st.queue.is_empty() {
                 return;
             }
             std::mem::take(&mut st.queue)
         };
-        let result = commit(&mut db, &batch).map_err(|e| e.to_string());
+        let result = commit(&mut db, &batch, trust_memory).map_err(|e| e.to_string());
         if let Err(e) = &result {
+            // From now on the memory copy may be ahead of the disk: delete before
+            // every insert, as the disk may hold rows the memory copy does not.
+            trust_memory = false;
             tracing::error!(changes = batch.len(), "the location database failed: {e}");
             // The memory copy went ahead of the disk: take the disk's word back for
             // the AoRs of the failed batch.
@@ -546,11 +573,25 @@ fn write_loop(mut db: Connection, shared: Arc<Shared>, notify: Notify) {
     }
 }
 
-fn commit(db: &mut Connection, batch: &[Write]) -> rusqlite::Result<()> {
+/// Write a batch in one transaction. With `trust_memory`, an AoR whose change only adds
+/// or refreshes contacts is written without deleting its rows first (one statement
+/// per binding instead of two).
+fn commit(db: &mut Connection, batch: &[Write], trust_memory: bool) -> rusqlite::Result<()> {
     let tx = db.transaction()?;
     for w in batch {
         match w {
-            Write::Replace { aor, bindings, .. } => write_aor(&tx, aor, bindings)?,
+            Write::Replace {
+                aor,
+                bindings,
+                only_adds,
+                ..
+            } => {
+                if *only_adds && trust_memory {
+                    insert_bindings(&tx, aor, bindings)?;
+                } else {
+                    write_aor(&tx, aor, bindings)?;
+                }
+            }
             Write::Purge(now) => {
                 tx.prepare_cached("DELETE FROM location WHERE expires_at <= ?1")?
                     .execute(params![*now as i64])?;
@@ -634,6 +675,32 @@ mod tests {
             s.bindings("sip:bob@example.com", 10).unwrap(),
             vec![binding("sip:bob@192.0.2.4", 100)]
         );
+        drop(s);
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_file(path.with_extension("db-wal"));
+        let _ = std::fs::remove_file(path.with_extension("db-shm"));
+    }
+
+    #[test]
+    fn shared_store_disk_follows_adds_refreshes_and_removals() {
+        let path = std::env::temp_dir().join(format!("strowger-adds-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let aor = "sip:bob@example.com";
+        {
+            let shared = SharedStore::open(&path, Box::new(|_, _, _| {})).unwrap();
+            let mut h = shared.handle(0);
+            h.replace(aor, &[binding("sip:a@h", 100)]).unwrap();
+            // Adds B and refreshes A: no delete needed.
+            h.replace(aor, &[binding("sip:a@h", 200), binding("sip:b@h", 200)])
+                .unwrap();
+            // Drops A: its row must go.
+            h.replace(aor, &[binding("sip:b@h", 300)]).unwrap();
+            h.replace("sip:carol@example.com", &[binding("sip:c@h", 300)])
+                .unwrap();
+        }
+        let mut s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.bindings(aor, 10).unwrap(), vec![binding("sip:b@h", 300)]);
+        assert_eq!(s.count(10).unwrap(), 2);
         drop(s);
         let _ = std::fs::remove_file(&path);
         let _ = std::fs::remove_file(path.with_extension("db-wal"));
