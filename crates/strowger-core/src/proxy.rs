@@ -378,6 +378,13 @@ impl Proxy {
 
     // -- 16.3 and 16.4 ---------------------------------------------------------------------
 
+    /// Whether a new request fails the checks of 16.3 (416, 483, 482, 420): a
+    /// caller that answers some requests itself, without a transaction, asks first so
+    /// that those requests still get these answers.
+    pub fn rejects(&self, msg: &Message) -> bool {
+        self.validate(msg).is_some()
+    }
+
     /// Validate a new request (16.3); `Some` is the rejection.
     fn validate(&self, msg: &Message) -> Option<Rejection> {
         match msg.request_uri() {

@@ -26,8 +26,8 @@ use strowger_core::digest::{ChallengeKind, Hash};
 use strowger_core::proxy::{ForwardTarget, LocalAddr, Proxy, ProxyConfig, ProxyEvent};
 use strowger_core::registrar::{Binding, LocationStore, Outcome, Registrar, RegistrarConfig};
 use strowger_core::transaction::{Config as TxConfig, TransactionKey, TransactionLayer};
-use strowger_core::transport::{Target, Transmit, Transport};
-use strowger_message::{HeaderName, Message, Method, Uri};
+use strowger_core::transport::{self, ResponseDestination, Target, Transmit, Transport};
+use strowger_message::{HeaderName, Message, Method, ResponseBuilder, Uri};
 
 use super::config::ServeConfig;
 use super::metrics::Metrics;
@@ -89,6 +89,8 @@ pub struct App {
     strip: Option<Message>,
     /// REGISTER responses waiting for their binding to be on disk, by store ticket.
     durable_wait: HashMap<u64, (TransactionKey, Message)>,
+    /// Keys the To tags of stateless challenges.
+    tag_key: std::collections::hash_map::RandomState,
 }
 
 impl std::fmt::Debug for App {
@@ -300,6 +302,7 @@ impl App {
             next_id: 0,
             rng: Rng::default(),
             strip: None,
+            tag_key: std::collections::hash_map::RandomState::new(),
         })
     }
 
@@ -315,8 +318,64 @@ impl App {
         if let Some(m) = msg.method() {
             self.metrics.request(m.as_str());
         }
+        if msg.is_request() && self.challenge_statelessly(wall, source, &msg) {
+            return;
+        }
         self.proxy.handle_message(now, source, msg);
         self.process_events(now, wall);
+    }
+
+    /// RFC 3261 8.2.7 and 26.1.5: a REGISTER without credentials is challenged by a
+    /// stateless UAS, the role the RFC names for exactly this, so that a flood of
+    /// unauthenticated requests creates no transaction (Kamailio and OpenSIPS send
+    /// their challenges statelessly too). A retransmission is challenged again: a
+    /// fresh nonce, and the same To tag, derived from the request. `false`: the
+    /// request takes the stateful path (it has credentials, or fails a check that
+    /// answers something else first, or its response address needs resolving).
+    fn challenge_statelessly(&mut self, wall: SystemTime, source: Target, msg: &Message) -> bool {
+        if msg.method() != Some(Method::Register)
+            || !self.config.auth.required
+            || self.users.is_empty()
+            || msg.get(HeaderName::Authorization).next().is_some()
+        {
+            return false;
+        }
+        let ours = match msg.request_uri() {
+            Some(Uri::Sip(u)) => self.is_our_host(&u.host.to_string()),
+            _ => false,
+        };
+        if !ours || msg.validate().is_err() || self.proxy.rejects(msg) {
+            return false;
+        }
+        let Some(via) = msg.top_via() else {
+            return false;
+        };
+        let ResponseDestination::Target(dest) = transport::response_destination(&via, &source)
+        else {
+            return false;
+        };
+        let stamped = transport::stamp_received(msg.clone(), source.addr);
+        let tag = {
+            use std::hash::BuildHasher;
+            let h = self
+                .tag_key
+                .hash_one((msg.call_id(), msg.from_tag(), msg.top_via_branch()));
+            format!("{h:016x}")
+        };
+        let mut rng = |b: &mut [u8]| self.rng.fill(b);
+        let mut b = ResponseBuilder::new(&stamped, 401).to_tag(&tag);
+        for c in self.auth.challenge(wall, false, &mut rng) {
+            b = b.header("WWW-Authenticate", &c.to_string());
+        }
+        match b.build() {
+            Ok(resp) => {
+                tracing::debug!(from = %source.addr, "REGISTER without credentials challenged statelessly");
+                self.metrics.response("REGISTER", 401);
+                self.proxy.send_stateless(dest, &resp);
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     pub fn handle_timeout(&mut self, now: Instant, wall: SystemTime) {

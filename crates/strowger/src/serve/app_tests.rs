@@ -262,6 +262,48 @@ fn register_is_challenged_then_accepted_and_survives_a_restart_rfc3261_10_3_22()
 }
 
 #[test]
+fn register_without_credentials_is_challenged_statelessly_rfc3261_8_2_7() {
+    let mut w = World::new("stateless", false);
+    let text = w.register_text("bob", "bob", BOB, 1, None);
+    let req = Message::parse(text.into_bytes()).unwrap();
+    let mut challenges = Vec::new();
+    for _ in 0..2 {
+        // The request and a retransmission, straight from the wire.
+        w.app.handle_message(
+            w.now,
+            w.wall,
+            Target::new(addr(BOB), Transport::Udp),
+            req.clone(),
+        );
+        let t = w.app.poll_transmit().expect("a challenge");
+        assert_eq!(t.dest, addr(BOB));
+        assert!(w.app.poll_transmit().is_none());
+        challenges.push(Message::parse(t.bytes).unwrap());
+        // No transaction was made for it (26.1.5: floods create no state).
+        assert_eq!(w.app.transaction_count(), 0);
+    }
+    for c in &challenges {
+        assert_eq!(c.status(), Some(401));
+        assert_eq!(c.top_via_branch(), req.top_via_branch());
+        assert_eq!(c.cseq(), req.cseq());
+        assert_eq!(c.get(HeaderName::WwwAuthenticate).count(), 2);
+    }
+    // The same To tag both times (derived from the request); each has a fresh nonce.
+    assert!(challenges[0].to_tag().is_some());
+    assert_eq!(challenges[0].to_tag(), challenges[1].to_tag());
+    assert_ne!(
+        challenges[0].get(HeaderName::WwwAuthenticate).next(),
+        challenges[1].get(HeaderName::WwwAuthenticate).next()
+    );
+    // Checks that answer first still do: Max-Forwards 0 is 483, statefully.
+    let text = w
+        .register_text("bob", "bob", BOB, 2, None)
+        .replace("Max-Forwards: 70", "Max-Forwards: 0");
+    w.send(BOB, text);
+    assert_eq!(w.last_final(BOB).status(), Some(483));
+}
+
+#[test]
 fn wrong_password_gets_a_new_challenge_never_200_rfc3261_22_4() {
     let mut w = World::new("badpw", false);
     let r = w.register("bob", "wrong", "bob", BOB);
