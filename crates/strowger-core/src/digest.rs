@@ -331,15 +331,16 @@ impl Challenge {
         if !a.is_digest() {
             return Err(Error::NotDigest(a.scheme.to_string()));
         }
+        let a = &ParamList::of(a);
         let realm = required(a, "realm")?;
         let nonce = required(a, "nonce")?;
         let opaque = optional(a, "opaque")?;
-        let algorithm = match a.param("algorithm") {
+        let algorithm = match a.get("algorithm") {
             None => Algorithm::Md5,
             Some(v) => Algorithm::from_name(&v)
                 .ok_or_else(|| Error::UnsupportedAlgorithm(v.into_owned()))?,
         };
-        let qop = match a.param("qop") {
+        let qop = match a.get("qop") {
             None => Vec::new(),
             Some(v) => {
                 let offered: Vec<Qop> = v.split(',').filter_map(Qop::from_name).collect();
@@ -353,7 +354,7 @@ impl Challenge {
             return Err(Error::SessionWithoutQop);
         }
         let stale = a
-            .param("stale")
+            .get("stale")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         Ok(Challenge {
             realm,
@@ -362,7 +363,7 @@ impl Challenge {
             algorithm,
             qop,
             stale,
-            userhash_offered: a.param("userhash").is_some(),
+            userhash_offered: a.get("userhash").is_some(),
         })
     }
 
@@ -435,14 +436,15 @@ impl Credentials {
         if !a.is_digest() {
             return Err(Error::NotDigest(a.scheme.to_string()));
         }
-        let algorithm = match a.param("algorithm") {
+        let a = &ParamList::of(a);
+        let algorithm = match a.get("algorithm") {
             None => None,
             Some(v) => Some(
                 Algorithm::from_name(&v)
                     .ok_or_else(|| Error::UnsupportedAlgorithm(v.into_owned()))?,
             ),
         };
-        let qop = match a.param("qop") {
+        let qop = match a.get("qop") {
             None => None,
             Some(v) => {
                 Some(Qop::from_name(&v).ok_or_else(|| Error::UnsupportedQop(v.into_owned()))?)
@@ -454,7 +456,7 @@ impl Credentials {
                 return Err(Error::MalformedParam("nc"));
             }
         }
-        let userhash = match a.param("userhash") {
+        let userhash = match a.get("userhash") {
             None => None,
             Some(v) if v.trim().eq_ignore_ascii_case("true") => Some(true),
             Some(v) if v.trim().eq_ignore_ascii_case("false") => Some(false),
@@ -540,15 +542,33 @@ fn has_controls(s: &str) -> bool {
     s.chars().any(char::is_control)
 }
 
-fn optional(a: &Auth<'_>, name: &'static str) -> Result<Option<String>, Error> {
-    match a.param(name) {
+/// The parameters of a challenge or credentials, read once: looking each of a dozen
+/// names up by re-reading the header from its start cost more than the hashing.
+struct ParamList<'a>(Vec<(&'a str, std::borrow::Cow<'a, str>)>);
+
+impl<'a> ParamList<'a> {
+    fn of(a: &Auth<'a>) -> Self {
+        ParamList(a.params().collect())
+    }
+
+    /// The first parameter of this name (case-insensitive), as [`Auth::param`].
+    fn get(&self, name: &str) -> Option<std::borrow::Cow<'a, str>> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+fn optional(a: &ParamList<'_>, name: &'static str) -> Result<Option<String>, Error> {
+    match a.get(name) {
         None => Ok(None),
         Some(v) if has_controls(&v) => Err(Error::MalformedParam(name)),
         Some(v) => Ok(Some(v.into_owned())),
     }
 }
 
-fn required(a: &Auth<'_>, name: &'static str) -> Result<String, Error> {
+fn required(a: &ParamList<'_>, name: &'static str) -> Result<String, Error> {
     optional(a, name)?.ok_or(Error::MissingParam(name))
 }
 

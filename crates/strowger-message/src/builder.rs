@@ -104,7 +104,11 @@ pub fn default_reason(code: u16) -> &'static str {
 }
 
 /// Strip CR and LF so a value given by a caller cannot inject header lines.
-fn clean(v: &str) -> String {
+/// Values almost never hold them: copied whole then.
+pub(crate) fn clean(v: &str) -> String {
+    if !v.bytes().any(|b| b == b'\r' || b == b'\n') {
+        return v.to_string();
+    }
     v.chars().filter(|c| *c != '\r' && *c != '\n').collect()
 }
 

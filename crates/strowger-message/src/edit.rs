@@ -8,6 +8,7 @@
 //! editor writes is checked like one from the wire; the lines copied from the original
 //! were checked when it was parsed, and are only indexed again.
 
+use crate::builder::clean;
 use crate::error::ParseError;
 use crate::headers::split_list;
 use crate::message::{check_header, Header, Message};
@@ -55,10 +56,6 @@ pub struct Editor<'m> {
 }
 
 /// Strip CR and LF so an edited value cannot inject header lines.
-fn clean(v: &str) -> String {
-    v.chars().filter(|c| *c != '\r' && *c != '\n').collect()
-}
-
 fn same_name(h: &Header<'_>, name: &str) -> bool {
     let kind = HeaderName::parse(name);
     if kind == HeaderName::Other {

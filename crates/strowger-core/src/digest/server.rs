@@ -138,7 +138,7 @@ const FUTURE_SKEW: u64 = 30;
 pub struct ServerAuth {
     mac: Hmac<Sha256>,
     config: ServerConfig,
-    seen: HashMap<String, Seen>,
+    seen: HashMap<String, Seen, ahash::RandomState>,
     /// Nonces issued at or before this second that are not in `seen` were forgotten.
     forgotten_through: Option<u64>,
 }
@@ -175,7 +175,7 @@ impl ServerAuth {
         Ok(ServerAuth {
             mac,
             config,
-            seen: HashMap::new(),
+            seen: HashMap::default(),
             forgotten_through: None,
         })
     }

@@ -34,7 +34,7 @@ use super::metrics::Metrics;
 use crate::store::SqliteStore;
 
 /// The users of the configuration with their HA1 hashes, shared by all the shards.
-pub type Users = Arc<HashMap<String, Secrets>>;
+pub type Users = Arc<HashMap<String, Secrets, ahash::RandomState>>;
 
 /// A user's HA1 hashes for our realm.
 #[derive(Debug, Clone, Default)]
@@ -88,7 +88,7 @@ pub struct App {
     /// The request of the next forward, when changed (credentials removed).
     strip: Option<Message>,
     /// REGISTER responses waiting for their binding to be on disk, by store ticket.
-    durable_wait: HashMap<u64, (TransactionKey, Message)>,
+    durable_wait: HashMap<u64, (TransactionKey, Message), ahash::RandomState>,
     /// Keys the To tags of stateless challenges.
     tag_key: std::collections::hash_map::RandomState,
 }
@@ -205,7 +205,7 @@ pub fn literal_target(uri: &str) -> Option<Target> {
 /// The users of `config` with their HA1 hashes (computed from passwords once).
 pub fn users_of(config: &ServeConfig) -> Users {
     let realm = config.realm();
-    let mut users = HashMap::new();
+    let mut users = HashMap::default();
     for u in &config.users {
         let s = Secrets {
             md5: u.ha1_md5.clone().or_else(|| {
@@ -298,7 +298,7 @@ impl App {
             forwards: HashMap::new(),
             pending: HashMap::new(),
             stateless: HashMap::new(),
-            durable_wait: HashMap::new(),
+            durable_wait: HashMap::default(),
             next_id: 0,
             rng: Rng::default(),
             strip: None,
