@@ -23,7 +23,7 @@ use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use strowger_message::{HeaderName, Message, Method, RequestBuilder, ResponseBuilder, Uri};
+use strowger_message::{HeaderName, Host, Message, Method, RequestBuilder, ResponseBuilder, Uri};
 
 use crate::transaction::{Event, TransactionKey, TransactionLayer};
 use crate::transport::{response_destination, ResponseDestination, Target, Transmit, Transport};
@@ -420,25 +420,26 @@ impl Proxy {
         None
     }
 
-    fn is_ours(&self, host: &str, port: Option<u16>, transport: Option<&str>) -> bool {
+    /// Whether a host and port name one of our listeners, compared without
+    /// formatting the host (this runs for every response and forwarded request).
+    fn host_is_ours(&self, host: &Host<'_>, port: Option<u16>) -> bool {
         self.config.local.iter().any(|l| {
-            let default = if l.transport == Transport::Tls {
-                5061
-            } else {
-                5060
+            let same_host = match host {
+                Host::Name(n) => l.host.eq_ignore_ascii_case(n),
+                Host::V4(a) => l.host.parse::<std::net::Ipv4Addr>().is_ok_and(|x| x == *a),
+                Host::V6(a, _) => l
+                    .host
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::Ipv6Addr>()
+                    .is_ok_and(|x| x == *a),
             };
-            l.host.eq_ignore_ascii_case(host)
-                && port.unwrap_or(default) == l.port
-                && transport.is_none_or(|t| {
-                    t.eq_ignore_ascii_case(l.transport.as_str())
-                        || l.transport == Transport::Udp && t.eq_ignore_ascii_case("udp")
-                })
+            same_host && port.unwrap_or(default_port(l.transport)) == l.port
         })
     }
 
     fn uri_is_ours(&self, u: &Uri<'_>) -> bool {
         match u {
-            Uri::Sip(s) => s.user.is_none() && self.is_ours(&s.host.to_string(), s.port, None),
+            Uri::Sip(s) => s.user.is_none() && self.host_is_ours(&s.host, s.port),
             _ => false,
         }
     }
@@ -461,13 +462,18 @@ impl Proxy {
     }
 
     fn is_loop(&self, msg: &Message) -> bool {
-        let hash = Self::loop_hash(msg);
+        // The hash only when a Via of ours carries one: most requests have none.
+        let mut hash = None;
         msg.vias().any(|v| {
-            self.is_ours(&v.host.to_string(), v.port, None)
-                && v.branch()
-                    .and_then(|b| b.strip_prefix("z9hG4bK-sg"))
-                    .and_then(|b| b.split('-').next())
-                    == Some(hash.as_str())
+            let Some(theirs) = v
+                .branch()
+                .and_then(|b| b.strip_prefix("z9hG4bK-sg"))
+                .and_then(|b| b.split('-').next())
+            else {
+                return false;
+            };
+            self.host_is_ours(&v.host, v.port)
+                && hash.get_or_insert_with(|| Self::loop_hash(msg)).as_str() == theirs
         })
     }
 
@@ -891,7 +897,7 @@ impl Proxy {
     fn relay(&mut self, now: Instant, server: &TransactionKey, msg: &Message) {
         let out = if msg
             .top_via()
-            .is_some_and(|v| self.is_ours(&v.host.to_string(), v.port, None))
+            .is_some_and(|v| self.host_is_ours(&v.host, v.port))
         {
             msg.edit().remove_first_value("Via").finish()
         } else {
@@ -1035,8 +1041,7 @@ impl Proxy {
     /// are dropped (RFC 6026 section 7.2 for a stateful proxy).
     fn on_stray_response(&mut self, msg: Message) {
         let ours = msg.top_via().is_some_and(|v| {
-            self.is_ours(&v.host.to_string(), v.port, None)
-                && v.branch().is_some_and(|b| b.ends_with("-s"))
+            self.host_is_ours(&v.host, v.port) && v.branch().is_some_and(|b| b.ends_with("-s"))
         });
         if !ours {
             return;
@@ -1134,5 +1139,14 @@ fn best_response(finals: &[Message], request: &Message) -> Option<Message> {
             .build()
             .ok(),
         _ => Some(best),
+    }
+}
+
+/// The port a URI or Via without one means for a listener of this transport.
+fn default_port(t: Transport) -> u16 {
+    if t == Transport::Tls {
+        5061
+    } else {
+        5060
     }
 }

@@ -476,7 +476,7 @@ fn udp_socket_for(
 }
 
 fn udp_send(socket: &std::net::UdpSocket, t: &Transmit) -> Result<(), &'static str> {
-    match socket.send_to(&t.bytes, t.dest) {
+    match send_datagram(socket, &t.bytes, t.dest) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
             // The socket buffer is full: as if the datagram were lost.
@@ -484,6 +484,26 @@ fn udp_send(socket: &std::net::UdpSocket, t: &Transmit) -> Result<(), &'static s
             Ok(())
         }
         Err(_) => Err("UDP send failed"),
+    }
+}
+
+/// Send one datagram without ever waiting for room in the socket's send buffer, also
+/// on the blocking sockets of the receive threads: a UDP send buffer stays full while
+/// the peer's receive queue holds our datagrams (loopback charges them to us until
+/// read), and a worker that waited there would stop reading its own socket. A
+/// datagram that does not fit fails with `WouldBlock`, as if lost.
+pub(crate) fn send_datagram(
+    socket: &std::net::UdpSocket,
+    bytes: &[u8],
+    dest: SocketAddr,
+) -> std::io::Result<usize> {
+    #[cfg(unix)]
+    {
+        socket2::SockRef::from(socket).send_to_with_flags(bytes, &dest.into(), libc::MSG_DONTWAIT)
+    }
+    #[cfg(not(unix))]
+    {
+        socket.send_to(bytes, dest)
     }
 }
 
@@ -495,6 +515,11 @@ fn bind_udp(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<std::net::U
     if recv_buffer > 0 {
         if let Err(e) = socket.set_recv_buffer_size(recv_buffer) {
             tracing::warn!(%addr, error = %e, "cannot size the UDP receive buffer");
+        }
+        // As much room to send: a burst of responses to a slow reader is queued, not
+        // dropped (the kernel caps it at net.core.wmem_max).
+        if let Err(e) = socket.set_send_buffer_size(recv_buffer) {
+            tracing::warn!(%addr, error = %e, "cannot size the UDP send buffer");
         }
     }
     socket.set_nonblocking(true)?;

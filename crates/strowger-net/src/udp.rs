@@ -116,7 +116,7 @@ pub(crate) fn recv_thread(
         match read_datagram(data, from, &limits.message) {
             Datagram::Message(msg) => dispatch(Target::new(from, Transport::Udp), msg),
             Datagram::Unparseable(Some(resp)) => {
-                let _ = socket.send_to(&resp, from);
+                let _ = crate::transports::send_datagram(&socket, &resp, from);
             }
             _ => {}
         }

@@ -525,6 +525,11 @@ impl Drop for SharedStore {
     }
 }
 
+/// See `write_loop`: how long the writer waits for more changes when it has fewer than
+/// `GATHER_BELOW`.
+const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
+const GATHER_BELOW: usize = 32;
+
 fn write_loop(mut db: Connection, shared: Arc<Shared>, notify: Notify) {
     let mut trust_memory = true;
     loop {
@@ -538,9 +543,29 @@ fn write_loop(mut db: Connection, shared: Arc<Shared>, notify: Notify) {
             if st.queue.is_empty() {
                 return;
             }
+            if st.queue.len() < GATHER_BELOW && !st.stopped {
+                // A commit costs about the same for 1 change as for 100 (the fsync
+                // dominates): under load, wait a moment for the changes arriving
+                // right behind this one (PostgreSQL's commit_delay). Idle servers
+                // see a lone REGISTER answered GATHER later.
+                drop(st);
+                std::thread::sleep(GATHER);
+                st = shared.lock();
+            }
             std::mem::take(&mut st.queue)
         };
+        tracing::trace!(changes = batch.len(), "location commit");
+        let started = std::time::Instant::now();
         let result = commit(&mut db, &batch, trust_memory).map_err(|e| e.to_string());
+        let took = started.elapsed();
+        if took > std::time::Duration::from_millis(200) {
+            // REGISTERs wait for this: over 500 ms their senders retransmit.
+            tracing::warn!(
+                changes = batch.len(),
+                ms = took.as_millis() as u64,
+                "slow location commit"
+            );
+        }
         if let Err(e) = &result {
             // From now on the memory copy may be ahead of the disk: delete before
             // every insert, as the disk may hold rows the memory copy does not.

@@ -128,6 +128,9 @@ impl Default for RegistrarSettings {
 pub struct LimitSettings {
     pub max_connections: usize,
     pub max_message_size: usize,
+    /// Live transactions in the whole server (shared out among its shards). A call
+    /// through the proxy holds about four for 32 s after it is answered (RFC 6026,
+    /// timer J), so 1 000 000 (about 1 GiB) carries some 7000 calls/s.
     pub max_transactions: usize,
     /// Seconds before an idle TCP/TLS/WebSocket connection is closed.
     pub idle_timeout: u64,
@@ -138,7 +141,7 @@ impl Default for LimitSettings {
         LimitSettings {
             max_connections: 10_000,
             max_message_size: 65_535,
-            max_transactions: 200_000,
+            max_transactions: 1_000_000,
             idle_timeout: 3600,
         }
     }

@@ -321,6 +321,8 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
     let users = users_of(&config);
     let mut shard_config = config.clone();
     shard_config.users = Vec::new(); // read once into `users`
+                                     // The limit is the server's: each shard holds its share.
+    shard_config.limits.max_transactions = config.limits.max_transactions.div_ceil(shard_count);
     let wall = SystemTime::now();
     let mut shards = Vec::new();
     for w in 0..shard_count {
