@@ -188,7 +188,9 @@ impl SqliteStore {
             Mode::Shared { shared, .. } => Ok(shared
                 .lock()
                 .map
-                .values()
+                .parts
+                .iter()
+                .flat_map(|p| p.values())
                 .flatten()
                 .filter(|b| b.expires_at > now)
                 .count() as u64),
@@ -308,7 +310,7 @@ impl LocationStore for SqliteStore {
             Mode::Shared { shared, .. } => {
                 let mut st = shared.lock();
                 let mut purged = 0;
-                st.map.retain(|_, v| {
+                st.map.retain(|v| {
                     let live = v.iter().filter(|b| b.expires_at > now).count();
                     if live < v.len() {
                         purged += v.len() - live;
@@ -419,9 +421,55 @@ impl Packed {
     }
 }
 
+/// Bindings by AoR in 64 tables chosen by a hash of the AoR: growing a table moves
+/// all its entries while every worker waits for the lock, and one table of 300 000
+/// AoRs took tens of milliseconds to grow (datagrams were dropped meanwhile).
+#[derive(Debug)]
+struct AorMap {
+    hasher: ahash::RandomState,
+    parts: Vec<HashMap<Box<str>, Box<[Packed]>, ahash::RandomState>>,
+}
+
+const AOR_MAP_PARTS: usize = 64;
+
+impl Default for AorMap {
+    fn default() -> Self {
+        AorMap {
+            hasher: ahash::RandomState::new(),
+            parts: (0..AOR_MAP_PARTS).map(|_| HashMap::default()).collect(),
+        }
+    }
+}
+
+impl AorMap {
+    fn part(&self, aor: &str) -> usize {
+        (self.hasher.hash_one(aor) % AOR_MAP_PARTS as u64) as usize
+    }
+
+    fn get(&self, aor: &str) -> Option<&[Packed]> {
+        self.parts.get(self.part(aor))?.get(aor).map(|v| &**v)
+    }
+
+    fn insert(&mut self, aor: Box<str>, v: Box<[Packed]>) -> Option<Box<[Packed]>> {
+        let i = self.part(&aor);
+        self.parts.get_mut(i)?.insert(aor, v)
+    }
+
+    fn remove(&mut self, aor: &str) -> Option<Box<[Packed]>> {
+        let i = self.part(aor);
+        self.parts.get_mut(i)?.remove(aor)
+    }
+
+    fn retain(&mut self, mut f: impl FnMut(&mut Box<[Packed]>) -> bool) {
+        for p in &mut self.parts {
+            p.retain(|_, v| f(v));
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct State {
-    map: HashMap<Box<str>, Box<[Packed]>, ahash::RandomState>,
+    map: AorMap,
     /// Bindings in `map`.
     held: usize,
     queue: Vec<Write>,
@@ -476,13 +524,11 @@ impl SharedStore {
                 held += 1;
             }
         }
-        let map = loaded
-            .into_iter()
-            .map(|(aor, mut v)| {
-                sort_bindings(&mut v);
-                (aor.into_boxed_str(), Packed::all(&v))
-            })
-            .collect();
+        let mut map = AorMap::default();
+        for (aor, mut v) in loaded {
+            sort_bindings(&mut v);
+            map.insert(aor.into_boxed_str(), Packed::all(&v));
+        }
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 map,

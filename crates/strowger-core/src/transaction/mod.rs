@@ -207,7 +207,9 @@ impl Outbox {
 #[allow(clippy::enum_variant_names)]
 enum Transaction {
     // Boxed: the machines are hundreds of bytes, and the table stores its values
-    // inline, so that every slot would be as big as the biggest machine.
+    // inline, so that every slot would be as big as the biggest machine. Small slots
+    // also keep the table's growth short: a resize moves every slot while the shard
+    // is locked (at 144-byte slots that took 20 ms at 30 000 transactions).
     ClientInvite(Box<ClientInviteTransaction>),
     ClientNonInvite(Box<ClientNonInviteTransaction>),
     ServerInvite(Box<ServerInviteTransaction>),
@@ -216,7 +218,7 @@ enum Transaction {
     /// transport (17.2.2), reduced to what that state needs: the final response to
     /// send again for every retransmission of the request until timer J. A registrar
     /// holds one per REGISTER of the last 32 s, so this is most of its transactions.
-    NonInviteCompleted(CompletedNonInvite),
+    NonInviteCompleted(Box<CompletedNonInvite>),
 }
 
 #[derive(Debug)]
@@ -719,12 +721,12 @@ impl TransactionLayer {
         };
         if let Transaction::ServerNonInvite(t) = &entry.txn {
             if let Some((response, dest, j)) = t.completed() {
-                entry.txn = Transaction::NonInviteCompleted(CompletedNonInvite {
+                entry.txn = Transaction::NonInviteCompleted(Box::new(CompletedNonInvite {
                     response,
                     dest,
                     j,
                     terminated: false,
-                });
+                }));
             }
         }
         let next = entry.txn.next_timeout();

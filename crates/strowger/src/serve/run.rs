@@ -13,9 +13,10 @@
 //! connections; the location writer thread answers REGISTERs once their bindings
 //! are on disk; one timer thread fires the shards' timers.
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use strowger_core::proxy::LocalAddr;
@@ -38,17 +39,25 @@ type UdpDispatch = Arc<dyn Fn(Target, Message) + Send + Sync>;
 /// Sends a UDP transmit (see `Transports::udp_send_fn`).
 type UdpSend = Box<dyn Fn(&Transmit) -> Option<Result<(), &'static str>> + Send + Sync>;
 
-/// Shards per worker: with two workers and eight shards, two messages processed at the
-/// same moment want the same lock one time in eight.
-const SHARDS_PER_WORKER: usize = 4;
+/// Shards per worker: with two workers and 32 shards, two messages processed at the
+/// same moment want the same lock one time in 32, and each shard's tables stay small
+/// enough that growing one (which holds its lock) takes well under a millisecond.
+const SHARDS_PER_WORKER: usize = 16;
 
 /// The timer thread looks at the shards at least this often; a timer armed while it
 /// sleeps fires at most this late.
 const TIMER_TICK: Duration = Duration::from_millis(10);
 
+/// Work for a shard, run by whichever thread holds its lock.
+type Job = Box<dyn FnOnce(&mut App) + Send>;
+
 /// One part of the server's state.
 struct Shard {
     app: Mutex<App>,
+    /// Work handed over by threads that found `app` locked (see [`Core::with_app`]).
+    queue: Mutex<VecDeque<Job>>,
+    /// A timer job is queued or running for this shard.
+    timer_queued: Arc<AtomicBool>,
     /// When its next timer is due, in nanoseconds after [`Core::epoch`];
     /// `u64::MAX` for none. Read by the timer thread without the lock.
     due: AtomicU64,
@@ -84,24 +93,50 @@ impl Core {
             .map(|s| s.app.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Run `f` on shard `w`, then send what it produced (under the lock, so that a
-    /// shard's messages leave in the order it produced them).
-    fn with_app(&self, w: usize, f: impl FnOnce(&mut App)) {
-        let (Some(shard), Some(mut app)) = (self.shards.get(w), self.lock(w)) else {
+    /// Run `f` on shard `w` and send what it produced (under the lock, so that a
+    /// shard's messages leave in the order it produced them). A thread never waits for
+    /// a shard: when another holds it, `f` joins the shard's queue and that thread runs
+    /// it before letting go. A thread descheduled while holding a shard (the SIPp
+    /// processes of the benchmark share the two cores) then delays that shard only,
+    /// while the other threads keep reading the socket; blocked on the lock they let
+    /// the socket's buffer overflow, as a trace of 20-30 ms waits at 6000 calls/s showed.
+    fn with_app(&self, w: usize, f: impl FnOnce(&mut App) + Send + 'static) {
+        let Some(shard) = self.shards.get(w) else {
             return;
         };
-        f(&mut app);
-        self.flush(w, &mut app);
-        let due = app.poll_timeout().map_or(u64::MAX, |t| {
-            u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
-        });
-        shard.due.store(due, Ordering::Release);
-        shard
-            .transactions
-            .store(app.transaction_count() as i64, Ordering::Relaxed);
-        shard
-            .contexts
-            .store(app.proxy.active_contexts() as i64, Ordering::Relaxed);
+        lock_queue(&shard.queue).push_back(Box::new(f));
+        loop {
+            let mut app = match shard.app.try_lock() {
+                Ok(app) => app,
+                // A thread that panicked while holding the lock left the state as it
+                // was; go on with it rather than stop the server.
+                Err(TryLockError::Poisoned(e)) => e.into_inner(),
+                Err(TryLockError::WouldBlock) => return,
+            };
+            loop {
+                let job = lock_queue(&shard.queue).pop_front();
+                let Some(job) = job else { break };
+                job(&mut app);
+                self.flush(w, &mut app);
+            }
+            let due = app.poll_timeout().map_or(u64::MAX, |t| {
+                u64::try_from(t.saturating_duration_since(self.epoch).as_nanos())
+                    .unwrap_or(u64::MAX)
+            });
+            shard.due.store(due, Ordering::Release);
+            shard
+                .transactions
+                .store(app.transaction_count() as i64, Ordering::Relaxed);
+            shard
+                .contexts
+                .store(app.proxy.active_contexts() as i64, Ordering::Relaxed);
+            drop(app);
+            // Work queued after the last look and before the unlock is ours to run:
+            // its thread found the lock taken.
+            if lock_queue(&shard.queue).is_empty() {
+                return;
+            }
+        }
     }
 
     /// Datagrams go out from here, connection transmits to their task; what fails to
@@ -137,7 +172,7 @@ impl Core {
 
     fn handle_message(&self, source: Target, msg: Message) {
         let w = self.shard_of(&msg);
-        self.with_app(w, |app| {
+        self.with_app(w, move |app| {
             app.handle_message(Instant::now(), SystemTime::now(), source, msg)
         });
     }
@@ -146,7 +181,7 @@ impl Core {
     fn undelivered(&self, bytes: bytes::Bytes) {
         if let Ok(msg) = Message::parse(bytes) {
             let w = self.shard_of(&msg);
-            self.with_app(w, |app| report_undelivered_msg(app, &msg));
+            self.with_app(w, move |app| report_undelivered_msg(app, &msg));
         }
     }
 
@@ -157,13 +192,23 @@ impl Core {
             u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
         let mut next = u64::MAX;
         for (w, shard) in self.shards.iter().enumerate() {
-            if shard.due.load(Ordering::Acquire) <= now_ns {
-                self.with_app(w, |app| app.handle_timeout(now, SystemTime::now()));
+            // One timer job per shard at a time: a busy shard runs it when it can.
+            if shard.due.load(Ordering::Acquire) <= now_ns
+                && !shard.timer_queued.swap(true, Ordering::AcqRel)
+            {
+                let queued = shard.timer_queued.clone();
+                self.with_app(w, move |app| {
+                    queued.store(false, Ordering::Release);
+                    app.handle_timeout(Instant::now(), SystemTime::now());
+                });
             }
-            next = next.min(shard.due.load(Ordering::Acquire));
+            if !shard.timer_queued.load(Ordering::Acquire) {
+                next = next.min(shard.due.load(Ordering::Acquire));
+            }
         }
         let next = self.epoch + Duration::from_nanos(next.min(now_ns.saturating_add(1 << 40)));
-        next.min(now + TIMER_TICK)
+        // At least a millisecond: a shard whose timer job waits must not make this spin.
+        next.clamp(now + Duration::from_millis(1), now + TIMER_TICK)
     }
 
     fn idle(&self) -> bool {
@@ -187,6 +232,10 @@ impl Core {
             .contexts
             .store(sum(|s| &s.contexts), Ordering::Relaxed);
     }
+}
+
+fn lock_queue(q: &Mutex<VecDeque<Job>>) -> MutexGuard<'_, VecDeque<Job>> {
+    q.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn report_undelivered(app: &mut App, bytes: bytes::Bytes) {
@@ -306,7 +355,7 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
         &config.db,
         Box::new(move |w, ticket, result| {
             if let Some(core) = slot.get().and_then(Weak::upgrade) {
-                core.with_app(w, |app| {
+                core.with_app(w, move |app| {
                     app.durable(Instant::now(), SystemTime::now(), ticket, result)
                 });
             }
@@ -344,6 +393,8 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
         }
         shards.push(Shard {
             app: Mutex::new(app),
+            queue: Mutex::new(VecDeque::new()),
+            timer_queued: Arc::new(AtomicBool::new(false)),
             due: AtomicU64::new(u64::MAX),
             transactions: AtomicI64::new(0),
             contexts: AtomicI64::new(0),
@@ -392,7 +443,7 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
                 let core = core.clone();
                 tokio::spawn(async move {
                     let targets = resolve(resolver.as_ref(), &req.uri).await;
-                    core.with_app(w, |app| {
+                    core.with_app(w, move |app| {
                         app.resolved(Instant::now(), SystemTime::now(), req.id, targets)
                     });
                 });
