@@ -685,6 +685,13 @@ fn reload(db: &Connection, aor: &str) -> rusqlite::Result<Vec<Binding>> {
 mod tests {
     use super::*;
 
+    /// A test database and its WAL files, gone.
+    fn remove_db(path: &Path) {
+        let _ = std::fs::remove_file(path);
+        let _ = std::fs::remove_file(path.with_extension("db-wal"));
+        let _ = std::fs::remove_file(path.with_extension("db-shm"));
+    }
+
     fn binding(contact: &str, expires_at: u64) -> Binding {
         Binding {
             aor: "sip:bob@example.com".into(),
@@ -747,9 +754,7 @@ mod tests {
             vec![binding("sip:bob@192.0.2.4", 100)]
         );
         drop(s);
-        let _ = std::fs::remove_file(&path);
-        let _ = std::fs::remove_file(path.with_extension("db-wal"));
-        let _ = std::fs::remove_file(path.with_extension("db-shm"));
+        remove_db(&path);
     }
 
     #[test]
@@ -773,9 +778,7 @@ mod tests {
         assert_eq!(s.bindings(aor, 10).unwrap(), vec![binding("sip:b@h", 300)]);
         assert_eq!(s.count(10).unwrap(), 2);
         drop(s);
-        let _ = std::fs::remove_file(&path);
-        let _ = std::fs::remove_file(path.with_extension("db-wal"));
-        let _ = std::fs::remove_file(path.with_extension("db-shm"));
+        remove_db(&path);
     }
 
     #[test]
@@ -792,8 +795,7 @@ mod tests {
         assert_eq!(b, vec![binding("sip:bob@192.0.2.4", 100)]);
         assert_eq!(s.count(10).unwrap(), 1);
         drop(s);
-        let _ = std::fs::remove_file(&dir);
-        let _ = std::fs::remove_file(dir.with_extension("db-wal"));
+        remove_db(&dir);
     }
 
     #[test]
@@ -861,8 +863,6 @@ mod tests {
             vec![binding("sip:d@h", 300)]
         );
         drop(shared);
-        let _ = std::fs::remove_file(&path);
-        let _ = std::fs::remove_file(path.with_extension("db-wal"));
-        let _ = std::fs::remove_file(path.with_extension("db-shm"));
+        remove_db(&path);
     }
 }
