@@ -133,6 +133,8 @@ struct Branch {
     target: ForwardTarget,
     provisional: bool,
     cancel_pending: bool,
+    /// Timer C fired once and sent CANCEL; the next firing gives up on the branch.
+    cancelled_by_timer_c: bool,
     done: bool,
 }
 
@@ -277,7 +279,7 @@ impl Proxy {
         }
         self.layer.respond(now, key, msg)?;
         if last {
-            self.contexts.remove(key);
+            self.drop_context(now, key);
         }
         self.drain(now);
         Ok(())
@@ -605,6 +607,7 @@ impl Proxy {
                                 target: t.clone(),
                                 provisional: false,
                                 cancel_pending: false,
+                                cancelled_by_timer_c: false,
                                 done: false,
                             });
                         }
@@ -636,20 +639,37 @@ impl Proxy {
 
     fn fire_timer_c(&mut self, now: Instant, client: &TransactionKey) {
         let Some(server) = self.branch_of.get(client).cloned() else {
+            // 9.1: a cancelled INVITE without a final response is destroyed.
+            self.layer.abandon(client);
             return;
         };
         let Some(ctx) = self.contexts.get_mut(&server) else {
+            // Its context ended and cancelled it, and no final response came: 9.1, the
+            // client considers the INVITE cancelled and destroys its transaction.
+            self.layer.abandon(client);
             return;
         };
         let Some(b) = ctx.branches.iter_mut().find(|b| &b.key == client) else {
+            self.layer.abandon(client);
             return;
         };
         if b.done {
             return;
         }
-        if b.provisional {
-            // 16.8: CANCEL the branch; its 487 (or timeout) ends it.
+        if b.provisional && b.cancelled_by_timer_c {
+            // Our CANCEL got no final response in a whole timer C (9.1): give up on the
+            // branch as if it had answered 408.
+            b.done = true;
+            if let Ok(r) = ResponseBuilder::new(&ctx.request, 408).build() {
+                ctx.finals.push(r);
+            }
+            self.layer.abandon(client);
+            self.finish_if_done(now, &server);
+        } else if b.provisional {
+            // 16.8: CANCEL the branch; its 487 ends it, or the next firing does.
+            b.cancelled_by_timer_c = true;
             let (req, dest) = (b.request.clone(), b.dest);
+            self.arm_timer_c(now, client.clone());
             self.send_cancel(now, &req, dest);
         } else {
             // No provisional: as if a 408 arrived (16.8).
@@ -691,6 +711,14 @@ impl Proxy {
             }
             Err(e) => tracing::warn!("cannot build CANCEL: {e}"),
         }
+    }
+
+    /// End a response context before its branches are all done (the TU answered, or
+    /// the server transaction ended): its INVITE branches are cancelled first, or they
+    /// would stay in Proceeding for good, since timer C looks for their context.
+    fn drop_context(&mut self, now: Instant, server: &TransactionKey) {
+        self.cancel_branches(now, server);
+        self.contexts.remove(server);
     }
 
     fn cancel_branches(&mut self, now: Instant, server: &TransactionKey) {
@@ -832,6 +860,7 @@ impl Proxy {
                         target: t,
                         provisional: false,
                         cancel_pending: false,
+                        cancelled_by_timer_c: false,
                         done: false,
                     });
                 }
@@ -938,7 +967,7 @@ impl Proxy {
                 Event::TransportError { key } => self.branch_failed(now, &key, 503),
                 Event::Terminated { key } => {
                     self.branch_of.remove(&key);
-                    self.contexts.remove(&key);
+                    self.drop_context(now, &key);
                 }
                 Event::AckFor2xx { msg, .. } | Event::StrayAck { msg, .. } => {
                     if let Some(m) = self.prepare_stateless(&msg) {

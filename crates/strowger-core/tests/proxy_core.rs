@@ -579,6 +579,15 @@ fn timer_c_cancels_a_ringing_branch_rfc3261_16_8() {
     let c = net.new_requests(BOB1);
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].1.method(), Some(Method::Cancel));
+    // BOB1 answers neither the CANCEL nor the INVITE: the next timer C gives up on the
+    // branch (9.1: the INVITE is considered cancelled and its transaction destroyed),
+    // ALICE gets 408 and nothing is left behind.
+    let client = TransactionKey::client(&r1).unwrap();
+    assert!(net.proxy.layer().state(&client).is_some());
+    net.advance(Duration::from_secs(182));
+    assert_eq!(net.responses(ALICE).last(), Some(&408));
+    assert_eq!(net.proxy.active_contexts(), 0);
+    assert!(net.proxy.layer().state(&client).is_none());
 }
 
 #[test]

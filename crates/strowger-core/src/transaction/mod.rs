@@ -661,6 +661,21 @@ impl TransactionLayer {
         }
     }
 
+    /// Destroy a client INVITE transaction still waiting for its final response after
+    /// its CANCEL went unanswered (RFC 3261 9.1: "the client SHOULD then consider the
+    /// original transaction cancelled and SHOULD destroy the client transaction").
+    /// Other transactions are left alone; their timers end them.
+    pub fn abandon(&mut self, key: &TransactionKey) {
+        let waiting = matches!(
+            self.transactions.get(key).map(|e| &e.txn),
+            Some(Transaction::ClientInvite(t)) if matches!(t.state(), State::Calling | State::Proceeding)
+        );
+        if waiting {
+            self.transactions.remove(key);
+            self.out.event(Event::Terminated { key: key.clone() });
+        }
+    }
+
     /// Send bytes outside any transaction: the ACK for a 2xx (13.2.2.4), a 2xx
     /// retransmitted by a UA core (13.3.1.4), or a message a proxy forwards
     /// statelessly.
