@@ -362,10 +362,9 @@ impl App {
                 .hash_one((msg.call_id(), msg.from_tag(), msg.top_via_branch()));
             format!("{h:016x}")
         };
-        let mut rng = |b: &mut [u8]| self.rng.fill(b);
         let mut b = ResponseBuilder::new(&stamped, 401).to_tag(&tag);
-        for c in self.auth.challenge(wall, false, &mut rng) {
-            b = b.header("WWW-Authenticate", &c.to_string());
+        for c in self.challenge_values(wall, false) {
+            b = b.header("WWW-Authenticate", &c);
         }
         match b.build() {
             Ok(resp) => {
@@ -585,15 +584,26 @@ impl App {
         kind: ChallengeKind,
         stale: bool,
     ) {
-        let mut rng = |b: &mut [u8]| self.rng.fill(b);
-        let challenges = self.auth.challenge(wall, stale, &mut rng);
         let (code, header) = match kind {
             ChallengeKind::Server => (401u16, "WWW-Authenticate"),
             ChallengeKind::Proxy => (407u16, "Proxy-Authenticate"),
         };
-        let headers: Vec<(&str, String)> =
-            challenges.iter().map(|c| (header, c.to_string())).collect();
+        let headers: Vec<(&str, String)> = self
+            .challenge_values(wall, stale)
+            .into_iter()
+            .map(|c| (header, c))
+            .collect();
         self.reply(now, key, req, code, None, &headers);
+    }
+
+    /// The challenges to send, one per configured algorithm, as header values.
+    fn challenge_values(&mut self, wall: SystemTime, stale: bool) -> Vec<String> {
+        let mut rng = |b: &mut [u8]| self.rng.fill(b);
+        self.auth
+            .challenge(wall, stale, &mut rng)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 
     /// Authenticate `req`; `Ok(Some(user))` when it carries good credentials,
