@@ -16,6 +16,10 @@ pub struct ServeConfig {
     pub domains: Vec<String>,
     /// The location database (SQLite).
     pub db: PathBuf,
+    /// How far a REGISTER's change is written before the 200: `normal` (the database
+    /// file; survives a crash of the server) or `full` (flushed to the disk; survives
+    /// power loss). See [`crate::store::Sync`].
+    pub db_sync: crate::store::Sync,
     /// Answer INVITEs for our users with 302 and their contacts instead of proxying.
     pub redirect: bool,
     /// Threads that process messages.
@@ -40,6 +44,7 @@ impl Default for ServeConfig {
             listen: vec!["udp:0.0.0.0:5060".into(), "tcp:0.0.0.0:5060".into()],
             domains: Vec::new(),
             db: PathBuf::from("strowger.db"),
+            db_sync: crate::store::Sync::default(),
             redirect: false,
             workers: None,
             record_route: true,
@@ -268,6 +273,8 @@ mod tests {
         assert_eq!(c.listen, vec!["udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"]);
         assert!(c.auth.required);
         assert_eq!(c.registrar.min_expires, 60);
+        assert_eq!(c.db_sync, crate::store::Sync::Normal);
+        assert!(ServeConfig::from_toml("db_sync = \"off\"").is_err());
     }
 
     #[test]
@@ -277,6 +284,7 @@ mod tests {
             listen = ["udp:127.0.0.1:5070", "tls:127.0.0.1:5071"]
             domains = ["example.com"]
             db = "/var/lib/strowger/location.db"
+            db_sync = "full"
             redirect = false
             workers = 4
             [tls]
@@ -302,6 +310,7 @@ mod tests {
         .unwrap();
         c.check().unwrap();
         assert_eq!(c.workers, Some(4));
+        assert_eq!(c.db_sync, crate::store::Sync::Full);
         assert_eq!(c.users[0].name, "alice");
         assert_eq!(c.registrar.min_expires, 30);
         assert_eq!(c.registrar.max_expires, 86_400);

@@ -353,6 +353,7 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
     let slot = core_slot.clone();
     let store = SharedStore::open(
         &config.db,
+        config.db_sync,
         Box::new(move |w, ticket, result| {
             if let Some(core) = slot.get().and_then(Weak::upgrade) {
                 core.with_app(w, move |app| {
