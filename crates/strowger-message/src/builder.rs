@@ -9,9 +9,10 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::ParseError;
-use crate::message::{check_header, Message};
+use crate::message::{Assembler, Message};
 use crate::method::Method;
 use crate::name::HeaderName;
+use crate::scan;
 
 /// 64 random bits as hex. Tags, Call-IDs and branches need global uniqueness and at
 /// least 32 bits of randomness (sections 19.3, 8.1.1.4, 8.1.1.7): the per-process
@@ -312,45 +313,33 @@ impl<'r> ResponseBuilder<'r> {
 
     pub fn build(self) -> Result<Message, ParseError> {
         let req = self.req;
-        let mut out = Vec::with_capacity(512 + self.body.len());
-        out.extend_from_slice(format!("SIP/2.0 {} {}\r\n", self.code, self.reason).as_bytes());
-        for v in req.get(HeaderName::Via) {
-            line(&mut out, "Via", v);
+        let mut out = Assembler::response(self.code, &self.reason, 512 + self.body.len())?;
+        out.copy(req, HeaderName::Via, "Via", None);
+        out.copy(req, HeaderName::From, "From", None);
+        let has_tag = req.to().is_some_and(|t| t.tag().is_some());
+        if has_tag || self.code == 100 {
+            out.copy(req, HeaderName::To, "To", None);
+        } else {
+            let tag = match self.to_tag {
+                Some(t) if !t.is_empty() && scan::all(t.as_bytes(), scan::TOKEN) => t,
+                Some(_) => {
+                    return Err(ParseError::header("To", 0, "the To tag is not a token"));
+                }
+                None => new_tag(),
+            };
+            out.copy(req, HeaderName::To, "To", Some(&tag));
         }
-        for v in req.get(HeaderName::From) {
-            line(&mut out, "From", v);
-        }
-        for v in req.get(HeaderName::To) {
-            let has_tag = req.to().is_some_and(|t| t.tag().is_some());
-            if has_tag || self.code == 100 {
-                line(&mut out, "To", v);
-            } else {
-                let tag = self.to_tag.clone().unwrap_or_else(new_tag);
-                line(&mut out, "To", &format!("{v};tag={tag}"));
-            }
-        }
-        for v in req.get(HeaderName::CallId) {
-            line(&mut out, "Call-ID", v);
-        }
-        for v in req.get(HeaderName::CSeq) {
-            line(&mut out, "CSeq", v);
-        }
+        out.copy(req, HeaderName::CallId, "Call-ID", None);
+        out.copy(req, HeaderName::CSeq, "CSeq", None);
         if self.code == 100 {
-            for v in req.get(HeaderName::Timestamp) {
-                line(&mut out, "Timestamp", v);
-            }
+            out.copy(req, HeaderName::Timestamp, "Timestamp", None);
         }
         // What was copied from the request was checked when it was parsed; what the
-        // caller added is checked here (see `Message::parse_trusted`).
+        // caller added is checked here.
         for (n, v) in &self.headers {
-            check_header(n, v)?;
-            line(&mut out, n, v);
+            out.add(n, v)?;
         }
-        if let Some(ct) = &self.content_type {
-            check_header("Content-Type", ct)?;
-        }
-        finish(&mut out, self.content_type.as_deref(), &self.body);
-        Message::parse_trusted(out)
+        out.finish(self.content_type.as_deref(), &self.body)
     }
 }
 

@@ -563,6 +563,291 @@ impl Message {
 
 // ------------------------------------------------------------------------------------
 
+/// Writes a response and its index together, so that a builder's output need not be
+/// parsed again: the header fields copied from a parsed message keep their spans
+/// (shifted to where they are written), and the fields a builder adds are checked as
+/// parsing would check them ([`check_header`]). Debug builds parse the result too and
+/// panic when the two disagree.
+pub(crate) struct Assembler {
+    out: Vec<u8>,
+    start: Start,
+    version: Span,
+    headers: Vec<Entry>,
+    index: Index,
+    cache: Cache,
+    /// A field the index or the cache reads was added rather than copied: `finish`
+    /// parses the message instead (builders do not do this on any hot path).
+    reparse: bool,
+}
+
+impl Assembler {
+    /// A response's status line.
+    pub(crate) fn response(code: u16, reason: &str, capacity: usize) -> Result<Self, ParseError> {
+        let bad = |offset, reason| ParseError::StartLine { offset, reason };
+        if !(100..=699).contains(&code) {
+            return Err(bad(8, "status code must be from 100 to 699"));
+        }
+        if let Some(p) = reason.bytes().position(|c| c < 0x20 && c != b'\t') {
+            return Err(bad(12 + p, "control character in reason phrase"));
+        }
+        let mut out = Vec::with_capacity(capacity);
+        out.extend_from_slice(b"SIP/2.0 ");
+        out.extend_from_slice(&[
+            b'0' + (code / 100) as u8,
+            b'0' + (code / 10 % 10) as u8,
+            b'0' + (code % 10) as u8,
+            b' ',
+        ]);
+        out.extend_from_slice(reason.as_bytes());
+        let end = out.len();
+        out.extend_from_slice(b"\r\n");
+        Ok(Assembler {
+            out,
+            start: Start::Response {
+                code,
+                reason: Span::new(12, end),
+            },
+            version: Span::new(0, 7),
+            headers: Vec::with_capacity(12),
+            index: Index::default(),
+            cache: Cache::default(),
+            reparse: false,
+        })
+    }
+
+    /// Write one header line; returns the span of its value.
+    fn line(&mut self, name: HeaderName, raw_name: &str, value: &str) -> Span {
+        let n0 = self.out.len();
+        self.out.extend_from_slice(raw_name.as_bytes());
+        let n1 = self.out.len();
+        self.out.extend_from_slice(b": ");
+        let v0 = self.out.len();
+        self.out.extend_from_slice(value.as_bytes());
+        let v1 = self.out.len();
+        self.out.extend_from_slice(b"\r\n");
+        // Values are stored trimmed, as the parser stores them.
+        let v0 = skip_sp(&self.out, v0, v1);
+        let v1 = trim_end(&self.out, v0, v1);
+        let value = Span::new(v0, v1);
+        self.headers.push(Entry {
+            name,
+            raw_name: Span::new(n0, n1),
+            value,
+        });
+        value
+    }
+
+    fn slot(&mut self, name: HeaderName) -> Option<&mut Option<u16>> {
+        match name {
+            HeaderName::Via => Some(&mut self.index.via),
+            HeaderName::From => Some(&mut self.index.from),
+            HeaderName::To => Some(&mut self.index.to),
+            HeaderName::CallId => Some(&mut self.index.call_id),
+            HeaderName::CSeq => Some(&mut self.index.cseq),
+            HeaderName::MaxForwards => Some(&mut self.index.max_forwards),
+            HeaderName::ContentLength => Some(&mut self.index.content_length),
+            _ => None,
+        }
+    }
+
+    /// Copy every `name` field of `from`, in order, under `raw_name`. With `to_tag`,
+    /// each is written with `;tag=` and the tag appended (a To without one).
+    pub(crate) fn copy(
+        &mut self,
+        from: &Message,
+        name: HeaderName,
+        raw_name: &str,
+        to_tag: Option<&str>,
+    ) {
+        for (i, e) in from.headers.iter().enumerate() {
+            if e.name != name {
+                continue;
+            }
+            let old = e.value;
+            let value = match to_tag {
+                Some(tag) => {
+                    let mut v = String::with_capacity(old.range().len() + 5 + tag.len());
+                    v.push_str(from.text(old));
+                    v.push_str(";tag=");
+                    v.push_str(tag);
+                    std::borrow::Cow::Owned(v)
+                }
+                None => std::borrow::Cow::Borrowed(from.text(old)),
+            };
+            let at = self.headers.len() as u16;
+            let new = self.line(name, raw_name, &value);
+            let first_here = match self.slot(name) {
+                Some(slot) if slot.is_none() => {
+                    *slot = Some(at);
+                    true
+                }
+                _ => false,
+            };
+            // The fields every message reads are cached from the first of each kind:
+            // the first copied is `from`'s first, so its cached spans move along.
+            let first_there = match name {
+                HeaderName::Via => from.index.via,
+                HeaderName::From => from.index.from,
+                HeaderName::To => from.index.to,
+                HeaderName::CSeq => from.index.cseq,
+                _ => None,
+            } == Some(i as u16);
+            if !(first_here && first_there) {
+                continue;
+            }
+            let shift = |s: Span| Span {
+                start: s.start - old.start + new.start,
+                end: s.end - old.start + new.start,
+            };
+            match name {
+                HeaderName::Via => self.cache.branch = from.cache.branch.map(shift),
+                HeaderName::From => self.cache.from_tag = from.cache.from_tag.map(shift),
+                HeaderName::To => {
+                    self.cache.to_tag = match to_tag {
+                        Some(tag) => {
+                            Some(Span::new(new.end as usize - tag.len(), new.end as usize))
+                        }
+                        None => from.cache.to_tag.map(shift),
+                    }
+                }
+                HeaderName::CSeq => {
+                    self.cache.cseq = from.cache.cseq.map(|(n, m)| (n, shift(m)));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Add a header field given by a caller: checked as parsing would check it.
+    pub(crate) fn add(&mut self, raw_name: &str, value: &str) -> Result<(), ParseError> {
+        if raw_name.is_empty() || !scan::all(raw_name.as_bytes(), scan::TOKEN) {
+            return Err(ParseError::header(
+                raw_name,
+                self.out.len(),
+                "header name is not a token",
+            ));
+        }
+        check_header(raw_name, value)?;
+        let name = HeaderName::parse(raw_name);
+        let at = self.headers.len() as u16;
+        self.line(name, raw_name, value);
+        if let Some(slot) = self.slot(name) {
+            if slot.is_none() {
+                *slot = Some(at);
+            }
+            self.reparse = true;
+        }
+        Ok(())
+    }
+
+    /// Content-Type (when there is a body type), Content-Length, the blank line and
+    /// the body.
+    pub(crate) fn finish(
+        mut self,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<Message, ParseError> {
+        if let Some(ct) = content_type {
+            self.add("Content-Type", ct)?;
+        }
+        if self.index.content_length.is_some() {
+            self.reparse = true;
+        }
+        let mut digits = [0u8; 20];
+        let at = self.headers.len() as u16;
+        self.line(
+            HeaderName::ContentLength,
+            "Content-Length",
+            decimal(body.len(), &mut digits),
+        );
+        self.index.content_length.get_or_insert(at);
+        self.out.extend_from_slice(b"\r\n");
+        let body_start = self.out.len();
+        self.out.extend_from_slice(body);
+        let limits = Limits::default();
+        if self.reparse {
+            return Message::parse_trusted(self.out);
+        }
+        if self.out.len() > limits.max_message_size {
+            return Err(ParseError::TooLarge {
+                size: self.out.len(),
+                limit: limits.max_message_size,
+            });
+        }
+        if self.headers.len() > limits.max_headers {
+            return Err(ParseError::TooManyHeaders {
+                limit: limits.max_headers,
+            });
+        }
+        if let Some(e) = self
+            .headers
+            .iter()
+            .find(|e| (e.value.end - e.raw_name.start) as usize > limits.max_line_length)
+        {
+            return Err(ParseError::LineTooLong {
+                offset: e.raw_name.start as usize,
+                limit: limits.max_line_length,
+            });
+        }
+        let buf = Bytes::from(self.out);
+        let msg = Message {
+            cache: self.cache,
+            whole: Span::new(0, buf.len()),
+            start: self.start,
+            version: self.version,
+            headers: self.headers,
+            body: Span::new(body_start, buf.len()),
+            index: self.index,
+            content_length: Some(body.len() as u32),
+            buf,
+        };
+        #[cfg(debug_assertions)]
+        msg.assert_parses_the_same();
+        Ok(msg)
+    }
+}
+
+/// `n` in decimal, written into `digits` without the formatting machinery.
+fn decimal(mut n: usize, digits: &mut [u8; 20]) -> &str {
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&digits[i..]).unwrap_or("0")
+}
+
+impl Message {
+    /// Debug builds: an assembled message is what parsing its bytes gives.
+    #[cfg(debug_assertions)]
+    fn assert_parses_the_same(&self) {
+        let p = match Parser::new(&self.buf, &Limits::default(), false).run() {
+            Ok(p) => p,
+            Err(e) => panic!(
+                "a builder wrote a message that does not parse: {e}\n{}",
+                String::from_utf8_lossy(&self.buf)
+            ),
+        };
+        let same = p.cache == self.cache
+            && p.whole == self.whole
+            && p.start == self.start
+            && p.version == self.version
+            && p.headers == self.headers
+            && p.body == self.body
+            && p.index == self.index
+            && p.content_length == self.content_length;
+        assert!(
+            same,
+            "an assembled message's index differs from its parse:\n{}",
+            String::from_utf8_lossy(&self.buf)
+        );
+    }
+}
+
 struct Parser<'b> {
     b: &'b [u8],
     limits: &'b Limits,
