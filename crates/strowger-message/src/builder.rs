@@ -313,7 +313,27 @@ impl<'r> ResponseBuilder<'r> {
 
     pub fn build(self) -> Result<Message, ParseError> {
         let req = self.req;
-        let mut out = Assembler::response(self.code, &self.reason, 512 + self.body.len())?;
+        // Sized exactly: a server transaction keeps its last response for up to 32 s
+        // (timer J), so every spare byte is held that long.
+        let mut copied = [HeaderName::Via, HeaderName::From, HeaderName::To]
+            .into_iter()
+            .chain([HeaderName::CallId, HeaderName::CSeq])
+            .chain((self.code == 100).then_some(HeaderName::Timestamp))
+            .map(|n| {
+                req.get(n)
+                    .map(|v| n.as_str().len() + v.len() + 4)
+                    .sum::<usize>()
+            })
+            .sum::<usize>();
+        copied += self.to_tag.as_ref().map_or(21, |t| t.len() + 5);
+        let added: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum();
+        let framing = self.content_type.as_ref().map_or(0, |t| t.len() + 16) + 40;
+        let size = 14 + self.reason.len() + copied + added + framing + self.body.len();
+        let mut out = Assembler::response(self.code, &self.reason, size)?;
         out.copy(req, HeaderName::Via, "Via", None);
         out.copy(req, HeaderName::From, "From", None);
         let has_tag = req.to().is_some_and(|t| t.tag().is_some());

@@ -32,4 +32,4 @@ pub use config::{Config, Limits, ListenSpec, TlsConfig};
 pub use endpoint::{ClientEvent, ClientTransaction, Endpoint, Failure, Incoming};
 pub use error::Error;
 pub use strowger_core::{Target, TransactionKey, Transport};
-pub use transports::{TransportEvent, Transports};
+pub use transports::{TransportEvent, Transports, UdpDispatch};

@@ -98,11 +98,11 @@ impl Transports {
     }
 
     /// Like [`Transports::bind_dispatching`], but each UDP socket is read by `threads`
-    /// threads of their own, blocked in `recvfrom` on the one socket (the kernel wakes
-    /// one per datagram), which call `dispatch` themselves: the way Kamailio's UDP
-    /// workers share a socket. A datagram is read, processed and answered on one
-    /// thread, with no hand-over to a task. The sockets are blocking; a UDP send only
-    /// waits while the socket's own send buffer is full.
+    /// threads of their own, which call `dispatch` themselves, as Kamailio's UDP
+    /// workers share a socket: a datagram is read, processed and answered on one
+    /// thread, with no hand-over to a task. The first thread waits for the socket; the
+    /// others join in when the one before them finds datagrams queued up (see
+    /// `udp::recv_thread`). A UDP send never waits: a full send buffer drops it.
     pub async fn bind_dispatching_threads(
         config: &Config,
         dispatch: UdpDispatch,
@@ -166,13 +166,8 @@ impl Transports {
                 let std_socket =
                     bind_udp(spec.addr, config.limits.udp_recv_buffer).map_err(bind_err)?;
                 let addr = std_socket.local_addr().map_err(bind_err)?;
-                if threads > 0 {
-                    std_socket.set_nonblocking(false).map_err(bind_err)?;
-                    // The receive threads look at the stop flag this often.
-                    std_socket
-                        .set_read_timeout(Some(Duration::from_millis(200)))
-                        .map_err(bind_err)?;
-                }
+                // Receive threads (`threads > 0`) keep the socket non-blocking too:
+                // thread 0 waits for it in a poll, see `udp::recv_thread`.
                 local.push(ListenSpec::new(spec.transport, addr));
                 udp_sockets.push((addr, Arc::new(std_socket)));
             } else {
@@ -207,13 +202,14 @@ impl Transports {
             };
             match (&dispatch, threads) {
                 (Some(d), n) if n > 0 => {
+                    let gates: Arc<[udp::Gate]> = (0..n).map(|_| udp::Gate::default()).collect();
                     for i in 0..n {
                         let handle = socket.try_clone().map_err(bind_err)?;
-                        let (d, stop) = (d.clone(), udp_stop.clone());
+                        let (d, stop, gates) = (d.clone(), udp_stop.clone(), gates.clone());
                         let limits = shared.limits.clone();
                         std::thread::Builder::new()
                             .name(format!("udp-{}-{i}", addr.port()))
-                            .spawn(move || udp::recv_thread(handle, limits, d, stop))
+                            .spawn(move || udp::recv_thread(handle, limits, d, stop, gates, i))
                             .map_err(bind_err)?;
                     }
                 }
