@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use strowger_message::headers::unquote;
-use strowger_message::{Contact, HeaderName, Message, Method, ResponseBuilder, Uri};
+use strowger_message::{Contact, HeaderName, Host, Message, Method, ResponseBuilder, Uri};
 
 /// One binding of an address of record to a contact (section 10.2.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub trait LocationStore {
     fn bindings(&mut self, aor: &str, now: u64) -> Result<Vec<Binding>, Self::Error>;
     /// Replace all bindings of an address of record atomically (section 10.3 step 8:
     /// all updates or none).
-    fn replace(&mut self, aor: &str, bindings: &[Binding]) -> Result<(), Self::Error>;
+    fn replace(&mut self, aor: &str, bindings: Vec<Binding>) -> Result<(), Self::Error>;
     /// Drop expired bindings; returns how many.
     fn purge_expired(&mut self, now: u64) -> Result<usize, Self::Error>;
 }
@@ -61,11 +61,11 @@ impl LocationStore for MemoryStore {
             .unwrap_or_default())
     }
 
-    fn replace(&mut self, aor: &str, bindings: &[Binding]) -> Result<(), Self::Error> {
+    fn replace(&mut self, aor: &str, bindings: Vec<Binding>) -> Result<(), Self::Error> {
         if bindings.is_empty() {
             self.map.remove(aor);
         } else {
-            self.map.insert(aor.to_string(), bindings.to_vec());
+            self.map.insert(aor.to_string(), bindings);
         }
         Ok(())
     }
@@ -151,6 +151,19 @@ impl Registrar {
             .any(|d| d.eq_ignore_ascii_case(host))
     }
 
+    /// [`Registrar::is_our_domain`] for a parsed host, without writing it out.
+    fn is_our_host(&self, host: &Host<'_>) -> bool {
+        match host {
+            Host::Name(n) => self.is_our_domain(n),
+            Host::V4(a) => self.config.domains.iter().any(|d| d.parse() == Ok(*a)),
+            Host::V6(a, _) => self
+                .config
+                .domains
+                .iter()
+                .any(|d| d.trim_matches(['[', ']']).parse() == Ok(*a)),
+        }
+    }
+
     /// Process a REGISTER (steps 1 to 8 of section 10.3, authentication excepted).
     ///
     /// `auth_user`: the user the request authenticated as, if the caller requires
@@ -177,7 +190,7 @@ impl Registrar {
         // Step 1: the Request-URI names our domain.
         match req.request_uri() {
             Some(Uri::Sip(u)) => {
-                if !self.is_our_domain(&u.host.to_string()) {
+                if !self.is_our_host(&u.host) {
                     return Ok(Outcome::NotOurDomain);
                 }
             }
@@ -201,7 +214,7 @@ impl Registrar {
                 reply(404).reason("Not Found (the To URI is not a SIP address of record)"),
             );
         };
-        if !self.is_our_domain(&to_uri.host.to_string()) {
+        if !self.is_our_host(&to_uri.host) {
             return done(
                 reply(404).reason("Not Found (the address of record is not in our domain)"),
             );
@@ -241,7 +254,7 @@ impl Registrar {
                 return done(reply(500).reason("CSeq is not higher than the binding's"));
             }
             store
-                .replace(&aor, &[])
+                .replace(&aor, Vec::new())
                 .map_err(|e| StoreError(e.to_string()))?;
             return done(reply(200));
         }
@@ -303,23 +316,25 @@ impl Registrar {
                 reply(403).reason("Forbidden (too many bindings for this address of record)"),
             );
         }
-        // Step 8: commit, then answer with every binding.
+        // Step 8: commit, then answer with every binding (highest q first).
+        let mut ok = reply(200);
+        let mut order: Vec<&Binding> = current.iter().collect();
+        order.sort_by_key(|b| std::cmp::Reverse(b.q));
+        let mut value = String::with_capacity(128);
+        for b in order {
+            use std::fmt::Write as _;
+            value.clear();
+            let left = b.expires_at.saturating_sub(now);
+            let _ = write!(value, "<{}>;expires={left}", b.contact);
+            if b.q != 1000 {
+                let _ = write!(value, ";q={}.{:03}", b.q / 1000, b.q % 1000);
+            }
+            ok = ok.header("Contact", &value);
+        }
         if !contacts.is_empty() {
             store
-                .replace(&aor, &current)
+                .replace(&aor, current)
                 .map_err(|e| StoreError(e.to_string()))?;
-        }
-        let mut ok = reply(200);
-        let mut sorted = current.clone();
-        sorted.sort_by_key(|b| std::cmp::Reverse(b.q));
-        for b in &sorted {
-            let left = b.expires_at.saturating_sub(now);
-            let q = if b.q == 1000 {
-                String::new()
-            } else {
-                format!(";q={}.{:03}", b.q / 1000, b.q % 1000)
-            };
-            ok = ok.header("Contact", &format!("<{}>;expires={left}{q}", b.contact));
         }
         // RFC 3327 5.3: echo the stored Path when the UA supports it.
         if req
@@ -337,15 +352,25 @@ impl Registrar {
 /// The canonical address of record of section 10.3 step 5: scheme, user (unescaped
 /// where printable) and host lowercased; parameters and port-less form.
 pub fn canonical_aor(u: &strowger_message::SipUri<'_>) -> String {
-    let user = u
-        .user_unescaped()
-        .map(|b| String::from_utf8_lossy(&b).into_owned());
-    let host = u.host.to_string().to_ascii_lowercase();
-    let scheme = if u.secure { "sips" } else { "sip" };
-    match user {
-        Some(user) => format!("{scheme}:{user}@{host}"),
-        None => format!("{scheme}:{host}"),
+    use std::fmt::Write as _;
+    let user = u.user_unescaped();
+    let mut aor = String::with_capacity(48 + user.as_ref().map_or(0, |u| u.len()));
+    aor.push_str(if u.secure { "sips:" } else { "sip:" });
+    if let Some(user) = user {
+        aor.push_str(&String::from_utf8_lossy(&user));
+        aor.push('@');
     }
+    let host = aor.len();
+    match u.host {
+        Host::Name(n) => aor.push_str(n),
+        ref h => {
+            let _ = write!(aor, "{h}");
+        }
+    }
+    if let Some(h) = aor.get_mut(host..) {
+        h.make_ascii_lowercase();
+    }
+    aor
 }
 
 #[cfg(test)]
@@ -486,6 +511,38 @@ Call-ID: 843817637684230@998sdasdh09\r\nCSeq: {cseq} REGISTER\r\n{extra}Content-
             Some(403)
         );
         assert!(s.bindings("sip:bob@example.com", 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn canonical_aor_lowercases_the_host_and_keeps_the_user_rfc3261_10_3_step_5() {
+        let aor = |u: &str| match Uri::parse(u).unwrap() {
+            Uri::Sip(s) => canonical_aor(&s),
+            _ => unreachable!(),
+        };
+        assert_eq!(
+            aor("sip:Bob@EXAMPLE.com:5070;transport=tcp"),
+            "sip:Bob@example.com"
+        );
+        assert_eq!(aor("sips:%61lice@Example.COM"), "sips:alice@example.com");
+        assert_eq!(aor("sip:bob@127.0.0.1"), "sip:bob@127.0.0.1");
+        assert_eq!(aor("sip:bob@[2001:DB8::1]"), "sip:bob@[2001:db8::1]");
+        assert_eq!(aor("sip:Example.com"), "sip:example.com");
+    }
+
+    #[test]
+    fn domains_given_as_addresses_match_hosts_written_otherwise_rfc3261_10_3_step_1() {
+        let r = Registrar::new(RegistrarConfig {
+            domains: vec!["127.0.0.1".into(), "[2001:db8::1]".into()],
+            ..RegistrarConfig::default()
+        });
+        let host = |u: &str| match Uri::parse(u).unwrap() {
+            Uri::Sip(s) => r.is_our_host(&s.host),
+            _ => unreachable!(),
+        };
+        assert!(host("sip:127.0.0.1"));
+        assert!(host("sip:[2001:db8:0::1]"));
+        assert!(!host("sip:127.0.0.2"));
+        assert!(!host("sip:example.com"));
     }
 
     #[test]

@@ -273,11 +273,11 @@ impl LocationStore for SqliteStore {
         }
     }
 
-    fn replace(&mut self, aor: &str, bindings: &[Binding]) -> Result<(), StoreError> {
+    fn replace(&mut self, aor: &str, bindings: Vec<Binding>) -> Result<(), StoreError> {
         match &mut self.mode {
             Mode::Direct(db) => {
                 let tx = db.transaction()?;
-                write_aor(&tx, aor, bindings)?;
+                write_aor(&tx, aor, &bindings)?;
                 tx.commit()?;
                 Ok(())
             }
@@ -289,7 +289,7 @@ impl LocationStore for SqliteStore {
             } => {
                 *next_ticket += 1;
                 let t = *next_ticket;
-                let mut sorted = bindings.to_vec();
+                let mut sorted = bindings;
                 sort_bindings(&mut sorted);
                 let mut st = shared.lock();
                 if st.stopped {
@@ -805,13 +805,13 @@ mod tests {
         {
             let shared = SharedStore::open(&path, Sync::Full, Box::new(|_, _, _| {})).unwrap();
             let mut h = shared.handle(0);
-            h.replace(aor, &[binding("sip:a@h", 100)]).unwrap();
+            h.replace(aor, vec![binding("sip:a@h", 100)]).unwrap();
             // Adds B and refreshes A: no delete needed.
-            h.replace(aor, &[binding("sip:a@h", 200), binding("sip:b@h", 200)])
+            h.replace(aor, vec![binding("sip:a@h", 200), binding("sip:b@h", 200)])
                 .unwrap();
             // Drops A: its row must go.
-            h.replace(aor, &[binding("sip:b@h", 300)]).unwrap();
-            h.replace("sip:carol@example.com", &[binding("sip:c@h", 300)])
+            h.replace(aor, vec![binding("sip:b@h", 300)]).unwrap();
+            h.replace("sip:carol@example.com", vec![binding("sip:c@h", 300)])
                 .unwrap();
         }
         let mut s = SqliteStore::open(&path).unwrap();
@@ -827,8 +827,11 @@ mod tests {
         let _ = std::fs::remove_file(&dir);
         {
             let mut s = SqliteStore::open(&dir).unwrap();
-            s.replace("sip:bob@example.com", &[binding("sip:bob@192.0.2.4", 100)])
-                .unwrap();
+            s.replace(
+                "sip:bob@example.com",
+                vec![binding("sip:bob@192.0.2.4", 100)],
+            )
+            .unwrap();
         }
         let mut s = SqliteStore::open(&dir).unwrap();
         let b = s.bindings("sip:bob@example.com", 10).unwrap();
@@ -843,12 +846,12 @@ mod tests {
         let mut s = SqliteStore::in_memory().unwrap();
         s.replace(
             "sip:bob@example.com",
-            &[binding("sip:a@h", 50), binding("sip:b@h", 150)],
+            vec![binding("sip:a@h", 50), binding("sip:b@h", 150)],
         )
         .unwrap();
         assert_eq!(s.bindings("sip:bob@example.com", 100).unwrap().len(), 1);
         assert_eq!(s.purge_expired(100).unwrap(), 1);
-        s.replace("sip:bob@example.com", &[]).unwrap();
+        s.replace("sip:bob@example.com", vec![]).unwrap();
         assert!(s.bindings("sip:bob@example.com", 0).unwrap().is_empty());
     }
 
@@ -867,7 +870,7 @@ mod tests {
             let mut b = shared.handle(1);
             a.replace(
                 "sip:bob@example.com",
-                &[binding("sip:b@h", 100), binding("sip:a@h", 100)],
+                vec![binding("sip:b@h", 100), binding("sip:a@h", 100)],
             )
             .unwrap();
             assert_eq!(a.take_ticket(), Some(1));
@@ -876,7 +879,7 @@ mod tests {
             let seen = b.bindings("sip:bob@example.com", 10).unwrap();
             assert_eq!(seen[0].contact, "sip:a@h");
             assert_eq!(b.held(), Some(2));
-            b.replace("sip:bob@example.com", &[binding("sip:c@h", 100)])
+            b.replace("sip:bob@example.com", vec![binding("sip:c@h", 100)])
                 .unwrap();
             assert_eq!(b.take_ticket(), Some(1));
             let mut got = vec![rx.recv().unwrap(), rx.recv().unwrap()];
@@ -893,7 +896,7 @@ mod tests {
         {
             let shared = SharedStore::open(&path, Sync::Full, Box::new(|_, _, _| {})).unwrap();
             let mut h = shared.handle(0);
-            h.replace("sip:bob@example.com", &[binding("sip:d@h", 300)])
+            h.replace("sip:bob@example.com", vec![binding("sip:d@h", 300)])
                 .unwrap();
         }
         let shared = SharedStore::open(&path, Sync::Full, Box::new(|_, _, _| {})).unwrap();
