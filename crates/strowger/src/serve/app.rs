@@ -159,9 +159,13 @@ pub fn is_scanner(msg: &Message) -> bool {
 /// from (what Kamailio's nathelper does for clients behind NAT and what WebSocket
 /// clients need), written `transport:ip:port[#conn]`.
 pub fn encode_source(t: &Target) -> String {
-    let mut s = format!("{}:{}", t.transport.as_str().to_ascii_lowercase(), t.addr);
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(64);
+    s.push_str(t.transport.as_str());
+    s.make_ascii_lowercase();
+    let _ = write!(s, ":{}", t.addr);
     if let Some(c) = t.conn {
-        s.push_str(&format!("#{c}"));
+        let _ = write!(s, "#{c}");
     }
     s
 }
