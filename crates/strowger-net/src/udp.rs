@@ -187,7 +187,9 @@ pub(crate) fn recv_thread(
             match socket.recv_from(&mut buf) {
                 Ok((n, from)) => {
                     in_a_row += 1;
-                    if in_a_row == BEHIND {
+                    // Every BEHIND in a row: the next thread may have emptied the socket
+                    // once and gone back to its gate while this one still has a backlog.
+                    if in_a_row % BEHIND == 0 {
                         if let Some(g) = next {
                             g.open();
                         }
