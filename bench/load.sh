@@ -11,15 +11,16 @@
 #   STEP_S*       seconds each rate step is held [10; QUICK 5]
 #   CALL_RATES*   call rates tried, calls/s ["500 1000 2000 3000 4000 5000 6000 7000"]
 #   REG_RATES*    REGISTER rates tried, registrations/s
-#                 ["15000 20000 22500 25000 27500 30000 37500 40000 45000"]
+#                 ["10000 15000 17500 20000 22500 25000 30000 37500 40000 45000"]
 #   REG_CPU_RATE  REGISTER step whose server CPU per 1000 REGISTERs is reported [15000]
 #   HOLD_MS       call hold time between ACK and BYE [1000]
 #   CPU_RATE      fixed call rate of the CPU measurement, calls/s [500]
 #   MEM_USERS*    registrations held for the memory measurement [100000; QUICK 20000]
 #   MEM_RATE      rate at which those registrations are sent, per second [2000]
 #   MAX_RETRANS_PCT  retransmissions allowed, % of calls in the step [1]
-#   SIPP_NICE     nice value of the SIPp processes [-10]: the load generator runs before
-#                 the server under test when both want the CPU (see bench/README.md)
+#   SIPP_NICE     nice value of the SIPp processes [0]; -10 lets the generator run before
+#                 the server when both want the CPU (see bench/README.md: it helps some
+#                 steps and hurts others, differently for each server)
 #   BUDGET_S*     seconds of measuring, shared by the servers [800; QUICK 300]
 #   PORT_BASE     first of the loopback ports used [15060]
 #   KEEP_WORK=1   keep the work directory (logs, SIPp statistics) after the run
@@ -41,7 +42,7 @@ CPU_RATE="${CPU_RATE:-500}"
 REG_CPU_RATE="${REG_CPU_RATE:-15000}"
 MEM_RATE="${MEM_RATE:-2000}"
 MAX_RETRANS_PCT="${MAX_RETRANS_PCT:-1}"
-SIPP_NICE="${SIPP_NICE:--10}"
+SIPP_NICE="${SIPP_NICE:-0}"
 PORT_BASE="${PORT_BASE:-15060}"
 START_TIMEOUT_S="${START_TIMEOUT_S:-120}"
 if [[ "$QUICK" == 1 ]]; then
@@ -57,7 +58,7 @@ else
   CALL_RATES="${CALL_RATES:-500 1000 2000 3000 4000 5000 6000 7000}"
   # Up to 45 000/s: with 15 000 at the top, both servers held it and nothing was compared.
   # Steps at 1.5x of the rates Kamailio held in earlier runs (15 000 and 25 000).
-  REG_RATES="${REG_RATES:-15000 20000 22500 25000 27500 30000 37500 40000 45000}"
+  REG_RATES="${REG_RATES:-10000 15000 17500 20000 22500 25000 30000 37500 40000 45000}"
   MEM_USERS="${MEM_USERS:-100000}"
   BUDGET_S="${BUDGET_S:-800}"
 fi
