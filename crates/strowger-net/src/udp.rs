@@ -4,7 +4,7 @@
 
 use std::io::ErrorKind;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -91,6 +91,10 @@ pub(crate) async fn recv_loop(
 pub(crate) struct Gate {
     open: Mutex<bool>,
     wake: Condvar,
+    /// Datagrams the gate's thread has read, and whether it waits (at its gate or for
+    /// the socket): the next thread watches both.
+    reads: AtomicU64,
+    waiting: AtomicBool,
 }
 
 impl Gate {
@@ -130,7 +134,11 @@ const BEHIND: usize = 32;
 /// us per REGISTER at 25 000/s). A thread reads until the socket is empty; when it
 /// reads `BEHIND` datagrams in a row, it is falling behind and opens the gate of the
 /// next thread, which reads until the socket is empty and then waits at its gate again.
-/// Idle or lightly loaded, one thread works; under load, all of them.
+/// Idle or lightly loaded, one thread works; under load, all of them. A thread at its
+/// gate also looks at the one before it every `WATCH`: when that one has read nothing
+/// since and is not waiting (busy with one message, or descheduled by a busier process:
+/// SIPp at a higher priority did that, and the socket overflowed at 6000 calls/s), it
+/// reads the socket itself.
 pub(crate) fn recv_thread(
     socket: std::net::UdpSocket,
     limits: Limits,
@@ -141,6 +149,8 @@ pub(crate) fn recv_thread(
 ) {
     // The stop flag is looked at this often.
     const WAKE: Duration = Duration::from_millis(200);
+    // How often a thread waiting at its gate looks at the thread before it.
+    const WATCH: Duration = Duration::from_millis(20);
     let mut buf = vec![0u8; limits.udp_datagram.max(1500)];
     let handle = |buf: &[u8], from: SocketAddr| match read_datagram(buf, from, &limits.message) {
         Datagram::Message(msg) => dispatch(Target::new(from, Transport::Udp), msg),
@@ -164,8 +174,16 @@ pub(crate) fn recv_thread(
             }
         }
     }
-    let next = gates.get(index + 1);
+    let (me, before, next) = (
+        gates.get(index),
+        index.checked_sub(1).and_then(|i| gates.get(i)),
+        gates.get(index + 1),
+    );
+    let mut seen = 0;
     while !stop.load(Ordering::Relaxed) {
+        if let Some(g) = me {
+            g.waiting.store(true, Ordering::Relaxed);
+        }
         if index == 0 {
             match &mut poll {
                 Some((p, _, events)) => {
@@ -178,8 +196,19 @@ pub(crate) fn recv_thread(
                 }
                 None => std::thread::sleep(Duration::from_millis(1)),
             }
-        } else if !gates.get(index).is_some_and(|g| g.pass(WAKE)) {
-            continue;
+        } else if !me.is_some_and(|g| g.pass(WATCH)) {
+            // The thread before neither waits nor has read for WATCH: it is busy with
+            // one message or descheduled, and nobody reads the socket. Read it.
+            let Some(b) = before else { continue };
+            let reads = b.reads.load(Ordering::Relaxed);
+            let stuck = !b.waiting.load(Ordering::Relaxed) && reads == seen;
+            seen = reads;
+            if !stuck {
+                continue;
+            }
+        }
+        if let Some(g) = me {
+            g.waiting.store(false, Ordering::Relaxed);
         }
         // Edge-triggered: read until the socket is empty before waiting again.
         let (mut in_a_row, mut errors) = (0, 0);
@@ -187,6 +216,9 @@ pub(crate) fn recv_thread(
             match socket.recv_from(&mut buf) {
                 Ok((n, from)) => {
                     in_a_row += 1;
+                    if let Some(g) = me {
+                        g.reads.fetch_add(1, Ordering::Relaxed);
+                    }
                     // Every BEHIND in a row: the next thread may have emptied the socket
                     // once and gone back to its gate while this one still has a backlog.
                     if in_a_row % BEHIND == 0 {
