@@ -695,23 +695,28 @@ impl Assembler {
             if !(first_here && first_there) {
                 continue;
             }
-            let shift = |s: Span| Span {
-                start: s.start - old.start + new.start,
-                end: s.end - old.start + new.start,
+            // A cached span lies within its field's value; one that does not (which
+            // parsing never makes) is dropped rather than moved out of the text.
+            let shift = |s: Span| {
+                let inside = old.start <= s.start && s.end <= old.end;
+                inside.then(|| Span {
+                    start: s.start - old.start + new.start,
+                    end: s.end - old.start + new.start,
+                })
             };
             match name {
-                HeaderName::Via => self.cache.branch = from.cache.branch.map(shift),
-                HeaderName::From => self.cache.from_tag = from.cache.from_tag.map(shift),
+                HeaderName::Via => self.cache.branch = from.cache.branch.and_then(shift),
+                HeaderName::From => self.cache.from_tag = from.cache.from_tag.and_then(shift),
                 HeaderName::To => {
                     self.cache.to_tag = match to_tag {
                         Some(tag) => {
                             Some(Span::new(new.end as usize - tag.len(), new.end as usize))
                         }
-                        None => from.cache.to_tag.map(shift),
+                        None => from.cache.to_tag.and_then(shift),
                     }
                 }
                 HeaderName::CSeq => {
-                    self.cache.cseq = from.cache.cseq.map(|(n, m)| (n, shift(m)));
+                    self.cache.cseq = from.cache.cseq.and_then(|(n, m)| Some((n, shift(m)?)));
                 }
                 _ => {}
             }
