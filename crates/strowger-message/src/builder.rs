@@ -390,6 +390,23 @@ mod tests {
         assert!(ok.to_tag().is_some());
     }
 
+    #[test]
+    fn a_to_tag_added_beside_a_valueless_tag_reads_as_its_parse() {
+        // Found by the proxy fuzz target: the request's To carries `tag` without a value
+        // (so it has no tag), the response adds one; the index must say what a parse of
+        // the response says.
+        let req = Message::parse(
+            &b"OPTIONS sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+To: sip:b@example.com ;   tag\r\nFrom: <sip:a@example.com>;tag=1\r\nCall-ID: c\r\n\
+CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"[..],
+        )
+        .unwrap();
+        let r = ResponseBuilder::new(&req, 400).to_tag("af0c").build().unwrap();
+        let p = Message::parse(r.to_bytes()).unwrap();
+        assert_eq!(r.to_tag(), p.to_tag());
+        assert!(r.headers().eq(p.headers()));
+    }
+
     fn invite() -> Message {
         Message::parse(
             &b"INVITE sip:bob@biloxi.com SIP/2.0\r\n\

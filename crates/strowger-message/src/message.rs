@@ -707,14 +707,17 @@ impl Assembler {
             match name {
                 HeaderName::Via => self.cache.branch = from.cache.branch.and_then(shift),
                 HeaderName::From => self.cache.from_tag = from.cache.from_tag.and_then(shift),
-                HeaderName::To => {
-                    self.cache.to_tag = match to_tag {
-                        Some(tag) => {
-                            Some(Span::new(new.end as usize - tag.len(), new.end as usize))
-                        }
-                        None => from.cache.to_tag.and_then(shift),
-                    }
-                }
+                HeaderName::To => match to_tag {
+                    // The tag is read from the written field as parsing reads it (a To
+                    // with a `tag` parameter without a value keeps that one first); a
+                    // field the tag made unreadable is left to `finish`'s parse, which
+                    // reports it.
+                    Some(_) => match to_tag_span(&self.out, new) {
+                        Ok(span) => self.cache.to_tag = span,
+                        Err(()) => self.reparse = true,
+                    },
+                    None => self.cache.to_tag = from.cache.to_tag.and_then(shift),
+                },
                 HeaderName::CSeq => {
                     self.cache.cseq = from.cache.cseq.and_then(|(n, m)| Some((n, shift(m)?)));
                 }
@@ -810,6 +813,17 @@ impl Assembler {
         msg.assert_parses_the_same();
         Ok(msg)
     }
+}
+
+/// Where parsing finds the tag of the To field written at `value` in `out`.
+fn to_tag_span(out: &[u8], value: Span) -> Result<Option<Span>, ()> {
+    let text = std::str::from_utf8(out.get(value.range()).unwrap_or_default()).map_err(drop)?;
+    let a = single_name_addr(text).map_err(drop)?;
+    Ok(a.tag().and_then(|t| {
+        let at = (t.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+        let start = value.start as usize + at;
+        (at + t.len() <= text.len()).then(|| Span::new(start, start + t.len()))
+    }))
 }
 
 /// `n` in decimal, written into `digits` without the formatting machinery.
