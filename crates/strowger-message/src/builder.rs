@@ -401,7 +401,10 @@ To: sip:b@example.com ;   tag\r\nFrom: <sip:a@example.com>;tag=1\r\nCall-ID: c\r
 CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"[..],
         )
         .unwrap();
-        let r = ResponseBuilder::new(&req, 400).to_tag("af0c").build().unwrap();
+        let r = ResponseBuilder::new(&req, 400)
+            .to_tag("af0c")
+            .build()
+            .unwrap();
         let p = Message::parse(r.to_bytes()).unwrap();
         assert_eq!(r.to_tag(), p.to_tag());
         assert!(r.headers().eq(p.headers()));
