@@ -326,8 +326,11 @@ pub struct TransactionLayer {
     /// collisions (branches come from the network).
     transactions: HashMap<Arc<TransactionKey>, Entry, ahash::RandomState>,
     /// Wake-ups, possibly stale: an entry counts only while its transaction's next
-    /// timeout is still that instant.
-    wakeups: BinaryHeap<Reverse<(Instant, Arc<TransactionKey>)>>,
+    /// timeout is still that instant. The sequence number orders equal instants (timers
+    /// armed in one call share its `now`), so that the heap never compares keys, which
+    /// are strings.
+    wakeups: BinaryHeap<Reverse<(Instant, u64, Arc<TransactionKey>)>>,
+    armed: u64,
     out: Outbox,
 }
 
@@ -337,6 +340,7 @@ impl TransactionLayer {
             config,
             transactions: HashMap::default(),
             wakeups: BinaryHeap::new(),
+            armed: 0,
             out: Outbox::default(),
         }
     }
@@ -550,12 +554,12 @@ impl TransactionLayer {
         // Take what is due first: a timer re-armed while firing waits for the next
         // call, so one call does bounded work whatever the timer values.
         let mut due = Vec::new();
-        while let Some(Reverse((at, _))) = self.wakeups.peek() {
+        while let Some(Reverse((at, _, _))) = self.wakeups.peek() {
             if *at > now {
                 break;
             }
-            if let Some(Reverse(entry)) = self.wakeups.pop() {
-                due.push(entry);
+            if let Some(Reverse((at, _, key))) = self.wakeups.pop() {
+                due.push((at, key));
             }
         }
         for (at, key) in due {
@@ -695,7 +699,7 @@ impl TransactionLayer {
 
     /// When `handle_timeout` must be called next.
     pub fn poll_timeout(&mut self) -> Option<Instant> {
-        while let Some(Reverse((at, key))) = self.wakeups.peek() {
+        while let Some(Reverse((at, _, key))) = self.wakeups.peek() {
             let live = self
                 .transactions
                 .get(&**key)
@@ -748,7 +752,8 @@ impl TransactionLayer {
         if next != entry.scheduled {
             entry.scheduled = next;
             if let Some(at) = next {
-                self.wakeups.push(Reverse((at, shared)));
+                self.armed += 1;
+                self.wakeups.push(Reverse((at, self.armed, shared)));
             }
         }
     }
