@@ -161,6 +161,10 @@ pub struct Proxy {
     contexts: HashMap<TransactionKey, Context, ahash::RandomState>,
     branch_of: HashMap<TransactionKey, TransactionKey, ahash::RandomState>,
     timer_c: BTreeMap<(Instant, u64), TransactionKey>,
+    /// Where each branch's timer C is in `timer_c`: disarming it on every response was
+    /// a scan of all of them, which grew with the calls waiting for an answer (under
+    /// overload, the more responses queued, the longer each one took).
+    timer_c_of: HashMap<TransactionKey, (Instant, u64), ahash::RandomState>,
     timer_seq: u64,
     branch_seq: u64,
     events: VecDeque<ProxyEvent>,
@@ -189,6 +193,7 @@ impl Proxy {
             contexts: HashMap::default(),
             branch_of: HashMap::default(),
             timer_c: BTreeMap::new(),
+            timer_c_of: HashMap::default(),
             timer_seq: 0,
             branch_seq: 0,
             events: VecDeque::new(),
@@ -228,6 +233,7 @@ impl Proxy {
                 break;
             }
             if let Some(client) = self.timer_c.remove(&(at, seq)) {
+                self.timer_c_of.remove(&client);
                 self.fire_timer_c(now, &client);
             }
         }
@@ -632,9 +638,17 @@ impl Proxy {
     }
 
     fn arm_timer_c(&mut self, now: Instant, client: TransactionKey) {
+        self.disarm_timer_c(&client);
         self.timer_seq += 1;
-        self.timer_c
-            .insert((now + self.config.timer_c, self.timer_seq), client);
+        let slot = (now + self.config.timer_c, self.timer_seq);
+        self.timer_c_of.insert(client.clone(), slot);
+        self.timer_c.insert(slot, client);
+    }
+
+    fn disarm_timer_c(&mut self, client: &TransactionKey) {
+        if let Some(slot) = self.timer_c_of.remove(client) {
+            self.timer_c.remove(&slot);
+        }
     }
 
     fn fire_timer_c(&mut self, now: Instant, client: &TransactionKey) {
@@ -765,7 +779,7 @@ impl Proxy {
             }
             if invite {
                 // Timer C restarts on each provisional (16.7 step 2).
-                self.timer_c.retain(|_, k| k != &client);
+                self.disarm_timer_c(&client);
                 self.arm_timer_c(now, client.clone());
             }
             if code != 100 {
@@ -788,7 +802,7 @@ impl Proxy {
         } else {
             b.done = true;
         }
-        self.timer_c.retain(|_, k| k != &client);
+        self.disarm_timer_c(&client);
         if (200..300).contains(&code) {
             // Every 2xx goes upstream at once (16.7 step 5); other branches of an INVITE
             // are cancelled (16.7 step 10).
@@ -839,7 +853,7 @@ impl Proxy {
         };
         match self.layer.send_request(now, msg.clone(), t.dest) {
             Ok(new_key) => {
-                self.timer_c.retain(|_, k| k != client);
+                self.disarm_timer_c(client);
                 if let Some(old) = self
                     .contexts
                     .get_mut(&server)
@@ -896,7 +910,7 @@ impl Proxy {
         if let Ok(r) = ResponseBuilder::new(&ctx.request, code).build() {
             ctx.finals.push(r);
         }
-        self.timer_c.retain(|_, k| k != client);
+        self.disarm_timer_c(client);
         self.finish_if_done(now, &server);
     }
 
