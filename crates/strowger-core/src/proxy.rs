@@ -778,8 +778,7 @@ impl Proxy {
                 self.send_cancel(now, &breq, bdest);
             }
             if invite {
-                // Timer C restarts on each provisional (16.7 step 2).
-                self.disarm_timer_c(&client);
+                // Timer C restarts on each provisional (16.7 step 2); arming disarms.
                 self.arm_timer_c(now, client.clone());
             }
             if code != 100 {

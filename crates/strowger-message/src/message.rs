@@ -86,6 +86,22 @@ struct Index {
     content_length: Option<u16>,
 }
 
+impl Index {
+    /// The entry of a field the index keeps (its first occurrence), if it is one.
+    fn slot(&mut self, name: HeaderName) -> Option<&mut Option<u16>> {
+        match name {
+            HeaderName::Via => Some(&mut self.via),
+            HeaderName::From => Some(&mut self.from),
+            HeaderName::To => Some(&mut self.to),
+            HeaderName::CallId => Some(&mut self.call_id),
+            HeaderName::CSeq => Some(&mut self.cseq),
+            HeaderName::MaxForwards => Some(&mut self.max_forwards),
+            HeaderName::ContentLength => Some(&mut self.content_length),
+            _ => None,
+        }
+    }
+}
+
 /// Fields the transaction layer reads on every message, found while validating.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Cache {
@@ -637,19 +653,6 @@ impl Assembler {
         value
     }
 
-    fn slot(&mut self, name: HeaderName) -> Option<&mut Option<u16>> {
-        match name {
-            HeaderName::Via => Some(&mut self.index.via),
-            HeaderName::From => Some(&mut self.index.from),
-            HeaderName::To => Some(&mut self.index.to),
-            HeaderName::CallId => Some(&mut self.index.call_id),
-            HeaderName::CSeq => Some(&mut self.index.cseq),
-            HeaderName::MaxForwards => Some(&mut self.index.max_forwards),
-            HeaderName::ContentLength => Some(&mut self.index.content_length),
-            _ => None,
-        }
-    }
-
     /// Copy every `name` field of `from`, in order, under `raw_name`. With `to_tag`,
     /// each is written with `;tag=` and the tag appended (a To without one).
     pub(crate) fn copy(
@@ -676,7 +679,7 @@ impl Assembler {
             };
             let at = self.headers.len() as u16;
             let new = self.line(name, raw_name, &value);
-            let first_here = match self.slot(name) {
+            let first_here = match self.index.slot(name) {
                 Some(slot) if slot.is_none() => {
                     *slot = Some(at);
                     true
@@ -739,7 +742,7 @@ impl Assembler {
         let name = HeaderName::parse(raw_name);
         let at = self.headers.len() as u16;
         self.line(name, raw_name, value);
-        if let Some(slot) = self.slot(name) {
+        if let Some(slot) = self.index.slot(name) {
             if slot.is_none() {
                 *slot = Some(at);
             }
@@ -1040,16 +1043,8 @@ impl<'b> Parser<'b> {
                     e.name.as_str().to_string()
                 }
             };
-            let slot = match e.name {
-                HeaderName::Via => &mut index.via,
-                HeaderName::From => &mut index.from,
-                HeaderName::To => &mut index.to,
-                HeaderName::CallId => &mut index.call_id,
-                HeaderName::CSeq => &mut index.cseq,
-                HeaderName::MaxForwards => &mut index.max_forwards,
-                HeaderName::ContentLength => &mut index.content_length,
-                _ => &mut None,
-            };
+            let mut unindexed = None;
+            let slot = index.slot(e.name).unwrap_or(&mut unindexed);
             if slot.is_none() {
                 *slot = Some(i);
             }
