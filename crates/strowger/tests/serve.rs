@@ -261,6 +261,76 @@ fn registrations_survive_a_restart() {
     server.stop();
 }
 
+/// A server that restarts under load must not lose what arrives while it starts: the
+/// first request that reaches its port is answered, however long the users and the
+/// location service take to load (here 60 000 users). Before, the sockets opened first
+/// and the receive threads dropped what they read until the rest was ready, so the
+/// first requests were answered only after their senders' retransmission (500 ms).
+#[test]
+fn the_first_request_that_reaches_the_port_is_answered_even_while_the_server_starts() {
+    let db = temp_db("early");
+    let users = db.with_extension("users.csv");
+    let mut text = String::from("SEQUENTIAL\n");
+    for i in 0..60_000 {
+        text.push_str(&format!("user{i};pw{i}\n"));
+    }
+    std::fs::write(&users, text).unwrap();
+    // A port free a moment ago; the client aims at it before the server binds it.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let ua = UdpSocket::bind("127.0.0.1:0").unwrap();
+    ua.connect(("127.0.0.1", port)).unwrap();
+    let me = ua.local_addr().unwrap().port();
+    let listen = format!("udp:127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_strowger"))
+        .args(["serve", "--listen", &listen, "--domain", "example.com"])
+        .args(["--db", db.to_str().unwrap(), "--users-file"])
+        .arg(&users)
+        .args(["--workers", "2", "--log", "warn"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("strowger starts");
+    // Killed when dropped, also when an assertion fails.
+    let server = Server { child, port };
+    // Send OPTIONS until one is not refused: on loopback, a datagram to a port nobody
+    // has bound comes back at once as ICMP port unreachable, which the next receive on
+    // the connected socket reports. The first one not refused reached the bound port.
+    let options = |i: u32| {
+        format!(
+            "OPTIONS sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{me};branch=z9hG4bKe{i}\r\n\
+Max-Forwards: 70\r\nTo: <sip:example.com>\r\nFrom: <sip:bob@example.com>;tag=e\r\n\
+Call-ID: early{i}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut landed = None;
+    let mut buf = vec![0u8; 65_536];
+    for i in 0.. {
+        assert!(Instant::now() < deadline, "the server never bound its port");
+        let _ = ua.send(options(i).as_bytes());
+        std::thread::sleep(Duration::from_millis(2));
+        ua.set_nonblocking(true).unwrap();
+        let refused = matches!(ua.recv(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused);
+        ua.set_nonblocking(false).unwrap();
+        if !refused {
+            landed = Some(i);
+            break;
+        }
+    }
+    let landed = landed.unwrap();
+    // No retransmission: the one datagram must be answered.
+    ua.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let n = ua.recv(&mut buf).expect("the first request is answered");
+    let r = Message::parse(buf[..n].to_vec()).expect("the server sends valid SIP");
+    assert_eq!(r.status(), Some(200));
+    assert_eq!(r.header("Call-ID"), Some(format!("early{landed}").as_str()));
+    drop(server);
+    let _ = std::fs::remove_file(&users);
+}
+
 #[test]
 fn bad_requests_get_the_rfc_answers_400_483() {
     let db = temp_db("bad");

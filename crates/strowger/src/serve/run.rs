@@ -317,33 +317,11 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
     // The dispatch closure and the store's notifier need the core, which needs the
     // sockets and the store: they find it here once it exists.
     let core_slot: Arc<OnceLock<Weak<Core>>> = Arc::new(OnceLock::new());
-    let slot = core_slot.clone();
-    let dispatch: UdpDispatch = Arc::new(move |source, msg| {
-        if let Some(core) = slot.get().and_then(Weak::upgrade) {
-            core.handle_message(source, msg);
-        }
-    });
-    let mut transports =
-        Transports::bind_dispatching_threads(&net_config(&config)?, dispatch, workers)
-            .await
-            .map_err(|e| format!("cannot listen: {e}"))?;
-    let local: Vec<LocalAddr> = transports
-        .local_addrs()
-        .iter()
-        .map(|l: &ListenSpec| LocalAddr {
-            transport: l.transport,
-            host: advertised_host(l.addr.ip(), &config),
-            port: l.addr.port(),
-        })
-        .collect();
-    let metrics = Arc::new(Metrics::default());
-    if let Some(addr) = &config.metrics.listen {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|e| format!("cannot open the metrics endpoint on {addr}: {e}"))?;
-        tracing::info!(%addr, "metrics on http://{addr}/metrics");
-        tokio::spawn(metrics::serve(listener, metrics.clone()));
-    }
+    // Everything slow comes before the sockets open: the users' HA1s and the location
+    // service's bindings. Between the binding and the core, the receive threads wait
+    // for it (the datagrams queue in the socket's buffer) instead of dropping them: a
+    // server restarted under load would otherwise lose the first requests, answered
+    // only after their senders' retransmission 500 ms later.
     let key = nonce_key();
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Transmit>();
     let (resolve_tx, mut resolve_rx) = mpsc::unbounded_channel::<(usize, ResolveRequest)>();
@@ -369,6 +347,34 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
         )
     })?;
     let users = users_of(&config);
+    let slot = core_slot.clone();
+    let dispatch: UdpDispatch = Arc::new(move |source, msg| {
+        if let Some(core) = slot.wait().upgrade() {
+            core.handle_message(source, msg);
+        }
+    });
+    let ready = Ready(core_slot.clone());
+    let mut transports =
+        Transports::bind_dispatching_threads(&net_config(&config)?, dispatch, workers)
+            .await
+            .map_err(|e| format!("cannot listen: {e}"))?;
+    let local: Vec<LocalAddr> = transports
+        .local_addrs()
+        .iter()
+        .map(|l: &ListenSpec| LocalAddr {
+            transport: l.transport,
+            host: advertised_host(l.addr.ip(), &config),
+            port: l.addr.port(),
+        })
+        .collect();
+    let metrics = Arc::new(Metrics::default());
+    if let Some(addr) = &config.metrics.listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot open the metrics endpoint on {addr}: {e}"))?;
+        tracing::info!(%addr, "metrics on http://{addr}/metrics");
+        tokio::spawn(metrics::serve(listener, metrics.clone()));
+    }
     let mut shard_config = config.clone();
     shard_config.users = Vec::new(); // read once into `users`
                                      // The limit is the server's: each shard holds its share.
@@ -410,6 +416,7 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
         resolve: resolve_tx,
     });
     let _ = core_slot.set(Arc::downgrade(&core));
+    drop(ready);
     // Announced once datagrams are processed: before, the receive threads drop them.
     for l in transports.local_addrs() {
         println!("listening on {}", l);
@@ -474,6 +481,16 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
     tokio::time::sleep(Duration::from_millis(200)).await;
     tracing::info!("strowger serve stopped");
     Ok(())
+}
+
+/// Releases the receive threads waiting for the core when the start fails after the
+/// sockets are open (they then find no core and drop what they read).
+struct Ready(Arc<OnceLock<Weak<Core>>>);
+
+impl Drop for Ready {
+    fn drop(&mut self) {
+        let _ = self.0.set(Weak::new());
+    }
 }
 
 /// The timer thread: fires the shards' timers, purges expired bindings every 30 s
