@@ -8,12 +8,13 @@
 # Environment (defaults in brackets; QUICK=1 changes the ones marked *):
 #   SERVERS       servers to measure, in table order ["strowger kamailio"]
 #   WORKERS       worker processes/threads of each server [number of cores]
-#   STEP_S*       seconds each rate step is held [10; QUICK 5]
-#   CALL_RATES*   call rates tried, calls/s ["500 1000 2000 3000 4000 5000 6000 7000"]
+#   PROBE_S*      seconds of each step of a ladder [5; QUICK 3]
+#   HELD_S*       seconds the best rate of a ladder is then held to be reported [20; QUICK 6]
+#   CALL_RATES*   call rates tried, calls/s ["1000 2000 3000 4000 5000 6000 7500 9000 10500 12000"]
 #   REG_RATES*    REGISTER rates tried without auth, registrations/s
-#                 ["10000 15000 20000 25000 30000 37500 40000 45000"]
+#                 ["10000 15000 20000 25000 30000 37500 45000 52500 60000 67500"]
 #   AUTH_RATES*   REGISTER rates tried with digest auth, registrations/s
-#                 ["10000 15000 17500 20000 22500 25000"]
+#                 ["10000 15000 20000 25000 30000 37500 45000"]
 #   REG_CPU_RATE  REGISTER step whose server CPU per 1000 REGISTERs is reported [15000]
 #   HOLD_MS       call hold time between ACK and BYE [1000]
 #   CPU_RATE      fixed call rate of the CPU measurement, calls/s [500]
@@ -48,23 +49,26 @@ SIPP_NICE="${SIPP_NICE:-0}"
 PORT_BASE="${PORT_BASE:-15060}"
 START_TIMEOUT_S="${START_TIMEOUT_S:-120}"
 if [[ "$QUICK" == 1 ]]; then
-  STEP_S="${STEP_S:-5}"
+  PROBE_S="${PROBE_S:-3}"
+  HELD_S="${HELD_S:-6}"
   CALL_RATES="${CALL_RATES:-800 1600 2400 3200 4000 5000}"
   REG_RATES="${REG_RATES:-5000 10000 15000 20000}"
   AUTH_RATES="${AUTH_RATES:-5000 10000 15000}"
   MEM_USERS="${MEM_USERS:-20000}"
   BUDGET_S="${BUDGET_S:-300}"
 else
-  # 10 s steps and coarse ladders: with 20 s steps the budget cut both servers' ladders
-  # short (">= 1600" calls/s for each), which compared nothing.
-  STEP_S="${STEP_S:-10}"
-  CALL_RATES="${CALL_RATES:-500 1000 2000 3000 4000 5000 6000 7000}"
-  # Up to 45 000/s: with 15 000 at the top, both servers held it and nothing was compared.
-  # Steps at 1.5x of the rates Kamailio held in earlier runs (15 000 and 25 000).
-  # Separate ladders, so that the plain one reaches its top within its time: 37 500 and
-  # 22 500 are 1.5x the rates Kamailio held in earlier runs (25 000 and 15 000).
-  REG_RATES="${REG_RATES:-10000 15000 20000 25000 30000 37500 40000 45000}"
-  AUTH_RATES="${AUTH_RATES:-10000 15000 17500 20000 22500 25000}"
+  # A rate is reported once held for HELD_S (20 s): each ladder climbs in short steps
+  # (PROBE_S) until one fails, then holds its best rate for HELD_S, and the one below if
+  # that fails. 20 s on every step did not fit the time (the budget cut both servers'
+  # ladders short, ">= 1600" calls/s for each, which compared nothing).
+  PROBE_S="${PROBE_S:-5}"
+  HELD_S="${HELD_S:-20}"
+  # Ladders reach past what each server held on the fastest machine state seen (Kamailio:
+  # 5000 calls/s, 37 500 and 25 000 REGISTER/s; Strowger held the top of shorter ladders).
+  # Separate ladders, so that each reaches its top within its time.
+  CALL_RATES="${CALL_RATES:-1000 2000 3000 4000 5000 6000 7500 9000 10500 12000}"
+  REG_RATES="${REG_RATES:-10000 15000 20000 25000 30000 37500 45000 52500 60000 67500}"
+  AUTH_RATES="${AUTH_RATES:-10000 15000 20000 25000 30000 37500 45000}"
   MEM_USERS="${MEM_USERS:-100000}"
   BUDGET_S="${BUDGET_S:-800}"
 fi
@@ -242,14 +246,11 @@ wait_listening() { # PID PORT: wait until PID is alive and the UDP port is bound
   return 1
 }
 
-# The credentials of the digest phase: the first N users of users.csv, written for the server
-# before it starts (Kamailio loads them into an htable; Strowger gets the CSV). Only the users
-# a step needs are loaded, since Kamailio's db_text load grows with their number.
+# The credentials of the digest phase: the first N users of users.csv (the ones the step
+# uses), written for Strowger before it starts. (Kamailio computes a user's password from
+# its name instead: see kamailio.cfg.)
 write_step_users() { # N
   awk -v n="$1" 'NR == 1 || NR <= n + 1' "$USERS_CSV" >"$WORK/users-step.csv"
-  mkdir -p "$WORK/kamailio-db"
-  awk -F';' 'NR == 1 { print "key_name(str) key_type(int) value_type(int) key_value(str) expires(int)"; next }
-             { printf "%s:0:0:%s:0\n", $1, $2 }' "$WORK/users-step.csv" >"$WORK/kamailio-db/users"
 }
 
 START_S=0
@@ -285,9 +286,7 @@ kamailio_version() { kamailio -v 2>/dev/null | awk 'NR==1 {print $2, $3}'; }
 kamailio_start() { # MODE; runs in the foreground of the caller's background job (exec)
   local mode="$1" extra=()
   mkdir -p "$WORK/kamailio-run"
-  if [[ "$mode" == auth ]]; then
-    extra=(-A WITH_AUTH -A "BENCH_DBURL=\"text://$WORK/kamailio-db\"")
-  fi
+  [[ "$mode" == auth ]] && extra=(-A WITH_AUTH)
   exec kamailio -f "$KAMAILIO_CFG" -DD -E \
     -m "$KAMAILIO_SHM_MB" -M "$KAMAILIO_PKG_MB" \
     -l "udp:$HOST:$SIP_PORT" -l "tcp:$HOST:$SIP_PORT" \
@@ -380,9 +379,10 @@ stat_summary() { # FILE N
 }
 
 # ---------------------------------------------------------------------------------------
-# Steps. One step = N = rate * STEP_S calls/registrations started at `rate`.
-# A step passes with: every call successful, 0 failed, retransmissions <= MAX_RETRANS_PCT
-# of N, and the last call created within STEP_S * 1.05 + 1 s (the rate was really offered).
+# Steps. One step = N = rate * S calls/registrations started at `rate` (S = STEP_LEN: PROBE_S
+# on a ladder, HELD_S for the rate reported). A step passes with: every call successful,
+# 0 failed, retransmissions <= MAX_RETRANS_PCT of N, and the last call created within
+# S * 1.05 + 1 s (the rate was really offered).
 # ---------------------------------------------------------------------------------------
 STEPS_MD=""
 STEP_OK=0
@@ -396,7 +396,7 @@ step_record() { # NAME PHASE RATE N SUMMARY DIAG RC
   [[ "$failed" -eq 0 ]] || why+="failed=$failed "
   [[ "$ok" -eq "$n" ]] || why+="successful=$ok/$n "
   ((retr * 100 <= MAX_RETRANS_PCT * n)) || why+="retransmissions=$retr "
-  if [[ "$tc" == inf ]] || ! awk -v t="$tc" -v s="$STEP_S" 'BEGIN {exit !(t <= s * 1.05 + 1)}'; then
+  if [[ "$tc" == inf ]] || ! awk -v t="$tc" -v s="$STEP_LEN" 'BEGIN {exit !(t <= s * 1.05 + 1)}'; then
     why+="rate-not-reached(created-in=${tc}s) "
   fi
   ((rc == 0 || rc == 1)) || why+="sipp-rc=$rc "
@@ -405,7 +405,7 @@ step_record() { # NAME PHASE RATE N SUMMARY DIAG RC
   log "  $name $phase ${rate}/s: ok=$ok/$n failed=$failed retrans=$retr created-in=${tc}s $diag -> $STEP_WHY"
 }
 
-# One step: N = RATE * STEP_S calls started by SIPp at RATE, with diagnostics: CPU (% of one
+# One step: N = RATE * STEP_LEN calls started by SIPp at RATE, with diagnostics: CPU (% of one
 # core) of the server, of the SIPp client and of the SIPp UAS, and UDP datagrams dropped on
 # full receive buffers at the server's socket and at SIPp's sockets.
 measured_step() { # NAME PHASE RATE N CLIENT_PORT LIMIT_S SIPP_ARGS...
@@ -458,79 +458,116 @@ start_uas() { # starts the SIPp UAS and registers it as "uas"
     die "the UAS could not register as 'uas' (see $SIPP_ERR)"
 }
 
-call_step() { # NAME PHASE RATE
-  local n=$(($3 * STEP_S))
-  measured_step "$1" "$2" "$3" "$n" "$UAC_PORT" $((STEP_S * 3 + HOLD_MS / 1000 + 30)) \
+call_step() { # NAME PHASE RATE SECONDS
+  local n=$(($3 * $4))
+  STEP_LEN="$4"
+  measured_step "$1" "$2" "$3" "$n" "$UAC_PORT" $(($4 * 3 + HOLD_MS / 1000 + 30)) \
     -sf "$SCEN/uac.xml" -p "$UAC_PORT" -r "$3" -m "$n" -d "$HOLD_MS" \
     -l $(($3 * (HOLD_MS / 1000 + 12))) -recv_timeout 10000
 }
 
+# The reported rate, in HELD: the best PASSED rate (highest first) held for HELD_S by
+# HOLD_FN (called as HOLD_FN RATE; sets STEP_OK), then the one below it when that fails.
+# "R"; ">= R" when the ladder ended before a step failed; "< R" when no rate held.
+# (Not in a subshell: the steps it runs are recorded in globals.)
+HELD=""
+held_rate() { # HOLD_FN HIT_FAIL LOWEST_RATE PASSED...
+  local fn="$1" hit_fail="$2" lowest="$3" i last
+  shift 3
+  local passed=("$@")
+  HELD="< $lowest"
+  for ((i = ${#passed[@]} - 1; i >= 0 && i >= ${#passed[@]} - 2; i--)); do
+    last="${passed[i]}"
+    "$fn" "$last"
+    if [[ "$STEP_OK" == 1 ]]; then
+      if [[ "$hit_fail" == 1 || "$i" -lt $((${#passed[@]} - 1)) ]]; then HELD="$last"; else HELD=">= $last"; fi
+      return 0
+    fi
+    HELD="< $last"
+  done
+}
+
 phase_calls() { # NAME DEADLINE
-  local name="$1" deadline="$2" rate best="" hit_fail=0 need ok
-  log "$name: calls through the proxy (uac -> $name -> uas), steps of ${STEP_S}s, hold ${HOLD_MS}ms"
+  local name="$1" deadline="$2" rate hit_fail=0 need ok passed=()
+  log "$name: calls through the proxy (uac -> $name -> uas), ladder steps of ${PROBE_S}s, best held ${HELD_S}s, hold ${HOLD_MS}ms"
   server_start "$name" plain
   start_uas
 
   # CPU per 1000 calls: fixed rate, server processes only
   log "$name: CPU seconds per 1000 calls at ${CPU_RATE} calls/s"
-  call_step "$name" "cpu" "$CPU_RATE"
-  read -r _ ok _ _ _ <<<"$(stat_summary "$SIPP_STAT" $((CPU_RATE * STEP_S)))"
+  call_step "$name" "cpu" "$CPU_RATE" $((PROBE_S * 2))
+  read -r _ ok _ _ _ <<<"$(stat_summary "$SIPP_STAT" $((CPU_RATE * PROBE_S * 2)))"
   if ((ok > 0)); then
     RESULT[$name,cpu]="$(awk -v t="$LAST_TICKS" -v hz="$CLK_TCK" -v ok="$ok" 'BEGIN {printf "%.3f", t / hz / ok * 1000}')"
     [[ "$STEP_OK" == 1 ]] || RESULT[$name,cpu]+=" (with failures)"
   fi
 
   for rate in $CALL_RATES; do
-    need=$((STEP_S + HOLD_MS / 1000 + 6))
+    # this step, and holding the best rate afterwards (on a fresh server)
+    need=$((PROBE_S + HOLD_MS / 1000 + 6 + HELD_S + HOLD_MS / 1000 + 12))
     if ((SECONDS + need > deadline)); then log "$name: calls: time budget used up before ${rate}/s"; break; fi
     sleep 2   # let the previous step's transactions finish
-    call_step "$name" "calls" "$rate"
-    if [[ "$STEP_OK" == 1 ]]; then best="$rate"; else hit_fail=1; break; fi
+    call_step "$name" "calls" "$rate" "$PROBE_S"
+    if [[ "$STEP_OK" == 1 ]]; then passed+=("$rate"); else hit_fail=1; break; fi
   done
-  RESULT[$name,calls]="$(format_best "$best" "$hit_fail")"
+  held_rate hold_calls "$hit_fail" "$(first_word "$CALL_RATES")" "${passed[@]}"
+  RESULT[$name,calls]="$HELD"
   stop_pid "$UAS_PID"
   UAS_PID=""
   server_stop
 }
 
-format_best() { # BEST HIT_FAIL
-  if [[ -z "$1" ]]; then echo "< $(first_word "$CALL_RATES")"
-  elif [[ "$2" == 1 ]]; then echo "$1"
-  else echo ">= $1"; fi
+# Holds RATE for HELD_S on a fresh server and UAS: a failed step leaves calls behind.
+hold_calls() { # RATE
+  stop_pid "$UAS_PID"
+  UAS_PID=""
+  server_stop
+  server_start "$CUR_SERVER" plain
+  start_uas
+  call_step "$CUR_SERVER" "calls held" "$1" "$HELD_S"
 }
+
 first_word() { echo "${1%% *}"; }
 
-reg_step() { # NAME PHASE RATE SCENARIO
-  local n=$(($3 * STEP_S))
-  measured_step "$1" "$2" "$3" "$n" "$REG_PORT" $((STEP_S * 3 + 30)) \
+reg_step() { # NAME PHASE RATE SCENARIO SECONDS
+  local n=$(($3 * $5))
+  STEP_LEN="$5"
+  measured_step "$1" "$2" "$3" "$n" "$REG_PORT" $(($5 * 3 + 30)) \
     -sf "$SCEN/$4" -p "$REG_PORT" -inf "$USERS_CSV" -key expires 3600 \
     -r "$3" -m "$n" -l $(($3 * 12)) -nd -recv_timeout 10000
 }
 
 phase_register() { # NAME MODE(plain|auth) DEADLINE
-  local name="$1" mode="$2" deadline="$3" scen phase rate best="" hit_fail=0 need rates
+  local name="$1" mode="$2" deadline="$3" scen phase rate hit_fail=0 need rates passed=()
   START_S=0
   if [[ "$mode" == auth ]]; then scen=register_auth.xml; phase=reg-auth; rates="$AUTH_RATES"
   else scen=register.xml; phase=reg; rates="$REG_RATES"; fi
   log "$name: REGISTER/s, unique users, $([[ $mode == auth ]] && echo "digest auth" || echo "no auth"), fresh server per step"
   for rate in $rates; do
-    need=$((STEP_S + 8 + START_S * 3 / 2))
+    # this step, and holding the best rate afterwards (its start takes longer: more users)
+    need=$((PROBE_S + 8 + START_S * 3 / 2 + HELD_S + 8 + START_S * 6))
     if ((SECONDS + need > deadline)); then log "$name: $phase: time budget used up before ${rate}/s"; break; fi
-    server_start "$name" "$mode" $((rate * STEP_S))
-    reg_step "$name" "$phase" "$rate" "$scen"
+    server_start "$name" "$mode" $((rate * PROBE_S))
+    reg_step "$name" "$phase" "$rate" "$scen" "$PROBE_S"
     if [[ "$rate" == "$REG_CPU_RATE" ]]; then
       # the server's own CPU over this step, per 1000 registrations: on two cores shared
       # with SIPp, the efficiency behind the rate (marked when the step did not pass)
-      RESULT[$name,cpu_$phase]="$(awk -v t="$LAST_TICKS" -v hz="$CLK_TCK" -v n=$((rate * STEP_S)) \
+      RESULT[$name,cpu_$phase]="$(awk -v t="$LAST_TICKS" -v hz="$CLK_TCK" -v n=$((rate * PROBE_S)) \
         'BEGIN {printf "%.3f", t / hz / n * 1000}')"
       [[ "$STEP_OK" == 1 ]] || RESULT[$name,cpu_$phase]+=" (step failed)"
     fi
     server_stop
-    if [[ "$STEP_OK" == 1 ]]; then best="$rate"; else hit_fail=1; break; fi
+    if [[ "$STEP_OK" == 1 ]]; then passed+=("$rate"); else hit_fail=1; break; fi
   done
-  if [[ -z "$best" ]]; then RESULT[$name,$phase]="< $(first_word "$rates")"
-  elif [[ "$hit_fail" == 1 ]]; then RESULT[$name,$phase]="$best"
-  else RESULT[$name,$phase]=">= $best"; fi
+  CUR_MODE="$mode" CUR_SCEN="$scen" CUR_PHASE="$phase"
+  held_rate hold_register "$hit_fail" "$(first_word "$rates")" "${passed[@]}"
+  RESULT[$name,$phase]="$HELD"
+}
+
+hold_register() { # RATE
+  server_start "$CUR_SERVER" "$CUR_MODE" $(($1 * HELD_S))
+  reg_step "$CUR_SERVER" "$CUR_PHASE held" "$1" "$CUR_SCEN" "$HELD_S"
+  server_stop
 }
 
 phase_memory() { # NAME
@@ -563,6 +600,7 @@ phase_memory() { # NAME
 
 measure_server() { # NAME DEADLINE
   local name="$1" deadline="$2" mem_cost d
+  CUR_SERVER="$name"
   # reserve the memory phase first: registrations at >= 500/s plus start-up
   mem_cost=$((MEM_USERS / MEM_RATE + 25))
   d="$(phase_deadline $((deadline - mem_cost)) 40 100)"
@@ -587,7 +625,7 @@ WORK="$(mktemp -d /tmp/strowger-bench.XXXXXX)"
 # users: enough unique users for the biggest step and for the memory phase
 max_reg=0
 for r in $REG_RATES $AUTH_RATES; do ((r > max_reg)) && max_reg=$r; done
-NUSERS=$((max_reg * STEP_S))
+NUSERS=$((max_reg * (HELD_S > PROBE_S ? HELD_S : PROBE_S)))
 ((NUSERS < MEM_USERS)) && NUSERS=$MEM_USERS
 if [[ ! -f "$USERS_CSV" ]] || [[ "$(($(wc -l <"$USERS_CSV") - 1))" -lt "$NUSERS" ]]; then
   log "writing $NUSERS users to bench/scenarios/users.csv"
@@ -612,7 +650,7 @@ done
 kamailio -c -f "$KAMAILIO_CFG" -A "BENCH_CHILDREN=$WORKERS" >"$WORK/kamailio-check.log" 2>&1 ||
   { tail -n 20 "$WORK/kamailio-check.log" >&2; die "kamailio -c rejects $KAMAILIO_CFG"; }
 
-log "mode: $([[ $QUICK == 1 ]] && echo QUICK || echo full); steps ${STEP_S}s; workers $WORKERS; budget ${BUDGET_S}s for: ${PRESENT[*]}"
+log "mode: $([[ $QUICK == 1 ]] && echo QUICK || echo full); ladder steps ${PROBE_S}s, best rate held ${HELD_S}s; workers $WORKERS; budget ${BUDGET_S}s for: ${PRESENT[*]}"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 if awk -v l="${LOAD_BEFORE%% *}" -v n="$NCPU" 'BEGIN {exit !(l > n / 2)}'; then
   log "warning: load average $LOAD_BEFORE on $NCPU cores: other work is running, numbers will be low and noisy"
@@ -658,14 +696,14 @@ if [[ " ${PRESENT[*]} " == *" strowger "* ]]; then strowger_line="$(strowger_ver
   echo "- machine: ${cpu_model:-unknown CPU}, $NCPU cores, kernel $(uname -r), load average before: $LOAD_BEFORE"
   echo "- sipp: ${sipp_version:-?}; kamailio: ${kam_version:-?}; strowger: $strowger_line"
   echo "- mode: $([[ $QUICK == 1 ]] && echo "QUICK (development numbers, not for comparison)" || echo full);" \
-       "each step held ${STEP_S}s; call hold ${HOLD_MS} ms; $WORKERS workers per server; all on 127.0.0.1 (UDP); SIPp at nice $SIPP_NICE"
+       "ladder steps ${PROBE_S}s, the rate reported held ${HELD_S}s; call hold ${HOLD_MS} ms; $WORKERS workers per server; all on 127.0.0.1 (UDP); SIPp at nice $SIPP_NICE"
   echo "- run time: ${ELAPSED}s of measuring; load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
   echo "| metric | Strowger | Kamailio | ratio (Strowger/Kamailio) |"
   echo "| --- | --- | --- | --- |"
-  row "calls/s held (0 failed, <= ${MAX_RETRANS_PCT}% retransmissions, ${STEP_S}s)" calls
-  row "REGISTER/s held, unique users, no auth" reg
-  row "REGISTER/s held, unique users, digest auth (401 + 200)" reg-auth
+  row "calls/s held ${HELD_S}s (0 failed, <= ${MAX_RETRANS_PCT}% retransmissions)" calls
+  row "REGISTER/s held ${HELD_S}s, unique users, no auth" reg
+  row "REGISTER/s held ${HELD_S}s, unique users, digest auth (401 + 200)" reg-auth
   row "memory idle, PSS (MiB)" mem_idle
   row "memory holding $MEM_USERS registrations, PSS (MiB)" mem_full
   row "memory per registration above idle (KiB)" mem_per_reg
@@ -673,8 +711,9 @@ if [[ " ${PRESENT[*]} " == *" strowger "* ]]; then strowger_line="$(strowger_ver
   row "CPU seconds per 1000 REGISTERs, no auth (at ${REG_CPU_RATE}/s)" cpu_reg
   row "CPU seconds per 1000 REGISTERs, digest (at ${REG_CPU_RATE}/s)" cpu_reg-auth
   echo
-  echo "A rate is the highest step that passed; \">= X\": the ladder or the time budget ended" \
-       "before a step failed; \"< X\": the first step failed. Memory is PSS summed over all the" \
+  echo "A rate is the highest step of its ladder (${PROBE_S}s steps) that then also passed held" \
+       "for ${HELD_S}s (or the step below, held); \">= X\": the ladder or the time budget ended" \
+       "before a step failed; \"< X\": no rate passed held. Memory is PSS summed over all the" \
        "server's processes (Kamailio's children share memory; RSS would count it once per process)."
   echo "The SIPp load generators run on the same $NCPU cores as the server: see bench/README.md."
   for s in "${PRESENT[@]}"; do
