@@ -269,7 +269,8 @@ fn finish(out: &mut Vec<u8>, content_type: Option<&str>, body: &[u8]) {
 pub struct ResponseBuilder<'r> {
     req: &'r Message,
     code: u16,
-    reason: String,
+    /// The default phrase is static: most responses keep it.
+    reason: std::borrow::Cow<'static, str>,
     to_tag: Option<String>,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
@@ -281,7 +282,7 @@ impl<'r> ResponseBuilder<'r> {
         ResponseBuilder {
             req,
             code,
-            reason: default_reason(code).to_string(),
+            reason: std::borrow::Cow::Borrowed(default_reason(code)),
             to_tag: None,
             headers: Vec::new(),
             body: Vec::new(),
@@ -290,7 +291,7 @@ impl<'r> ResponseBuilder<'r> {
     }
 
     pub fn reason(mut self, reason: &str) -> Self {
-        self.reason = clean(reason);
+        self.reason = std::borrow::Cow::Owned(clean(reason));
         self
     }
 

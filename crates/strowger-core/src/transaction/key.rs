@@ -62,11 +62,30 @@ impl SentBy {
     fn of(host: &Host<'_>, port: Option<u16>) -> SentBy {
         let host = match host {
             Host::Name(n) => n.to_ascii_lowercase(),
-            Host::V4(a) => a.to_string(),
+            Host::V4(a) => dotted_quad(a),
             Host::V6(a, _) => format!("[{a}]"),
         };
         SentBy { host, port }
     }
+}
+
+/// `a` as `Ipv4Addr`'s `Display` writes it, without the formatting machinery: a key is
+/// made for every request received.
+fn dotted_quad(a: &std::net::Ipv4Addr) -> String {
+    let mut s = String::with_capacity(15);
+    for (i, &o) in a.octets().iter().enumerate() {
+        if i > 0 {
+            s.push('.');
+        }
+        if o >= 100 {
+            s.push(char::from(b'0' + o / 100));
+        }
+        if o >= 10 {
+            s.push(char::from(b'0' + o / 10 % 10));
+        }
+        s.push(char::from(b'0' + o % 10));
+    }
+    s
 }
 
 impl TransactionKey {
@@ -221,6 +240,19 @@ impl fmt::Display for TransactionKey {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn dotted_quads_read_as_display_writes_them() {
+        for a in [
+            [0, 0, 0, 0],
+            [127, 0, 0, 1],
+            [10, 99, 100, 255],
+            [192, 168, 9, 10],
+        ] {
+            let ip = std::net::Ipv4Addr::from(a);
+            assert_eq!(super::dotted_quad(&ip), ip.to_string());
+        }
+    }
+
     use super::*;
 
     fn msg(start: &str, via: &str, to: &str, cseq: &str) -> Message {

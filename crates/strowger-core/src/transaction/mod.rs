@@ -311,6 +311,8 @@ impl Transaction {
 
 #[derive(Debug)]
 struct Entry {
+    /// The map's key, shared with the wake-up heap (one lookup finds both).
+    key: Arc<TransactionKey>,
     txn: Transaction,
     /// The wake-up last pushed for this transaction.
     scheduled: Option<Instant>,
@@ -471,7 +473,7 @@ impl TransactionLayer {
         };
         self.insert(key.clone(), txn);
         self.out.event(Event::NewRequest {
-            key: key.clone(),
+            key,
             msg,
             from: source.addr,
             transport: source.transport,
@@ -717,6 +719,7 @@ impl TransactionLayer {
         self.transactions.insert(
             shared.clone(),
             Entry {
+                key: shared.clone(),
                 txn,
                 scheduled: None,
             },
@@ -726,7 +729,7 @@ impl TransactionLayer {
 
     /// After a transaction moved: drop it if it ended, else note its next wake-up.
     fn settle(&mut self, key: &TransactionKey) {
-        let Some((shared, entry)) = self.transactions.get_key_value(key) else {
+        let Some(entry) = self.transactions.get_mut(key) else {
             return;
         };
         if entry.txn.is_terminated() {
@@ -734,10 +737,6 @@ impl TransactionLayer {
             self.out.event(Event::Terminated { key: key.clone() });
             return;
         }
-        let shared = shared.clone();
-        let Some(entry) = self.transactions.get_mut(key) else {
-            return;
-        };
         if let Transaction::ServerNonInvite(t) = &entry.txn {
             if let Some((response, dest, j)) = t.completed() {
                 entry.txn = Transaction::NonInviteCompleted(Box::new(CompletedNonInvite {
@@ -753,7 +752,8 @@ impl TransactionLayer {
             entry.scheduled = next;
             if let Some(at) = next {
                 self.armed += 1;
-                self.wakeups.push(Reverse((at, self.armed, shared)));
+                self.wakeups
+                    .push(Reverse((at, self.armed, entry.key.clone())));
             }
         }
     }
