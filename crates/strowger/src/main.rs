@@ -12,16 +12,6 @@ mod logging;
 mod serve;
 mod store;
 
-/// mimalloc instead of glibc's malloc. The server's memory grows and shrinks by hundreds
-/// of megabytes a second under load (transactions live 32 s after their answer, made on
-/// the receive threads and dropped on the timer thread); glibc gave it back to the
-/// system and took it again, and the kernel's page zeroing was a quarter of the
-/// server's CPU at 9000 calls/s. With mimalloc, 9000 calls/s held 20 s passed twice
-/// (116 us of server CPU per call) where glibc failed twice (131-136 us, 170 000-190 000
-/// datagrams dropped); REGISTER at 52 500/s did not change (bench/README.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser, Debug)]
 #[command(
     name = "strowger",
