@@ -240,6 +240,8 @@ impl fmt::Display for TransactionKey {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn dotted_quads_read_as_display_writes_them() {
         for a in [
@@ -249,11 +251,9 @@ mod tests {
             [192, 168, 9, 10],
         ] {
             let ip = std::net::Ipv4Addr::from(a);
-            assert_eq!(super::dotted_quad(&ip), ip.to_string());
+            assert_eq!(dotted_quad(&ip), ip.to_string());
         }
     }
-
-    use super::*;
 
     fn msg(start: &str, via: &str, to: &str, cseq: &str) -> Message {
         Message::parse(
