@@ -417,7 +417,7 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
     });
     let _ = core_slot.set(Arc::downgrade(&core));
     drop(ready);
-    // Announced once datagrams are processed: before, the receive threads drop them.
+    // Announced once datagrams are processed (until now, the receive threads waited).
     for l in transports.local_addrs() {
         println!("listening on {}", l);
     }
