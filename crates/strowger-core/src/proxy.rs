@@ -763,6 +763,13 @@ impl Proxy {
         };
         let Some(code) = msg.status() else { return };
         let Some(ctx) = self.contexts.get_mut(&server) else {
+            // The context ended with its final answer. A 2xx to the INVITE still goes
+            // upstream: a retransmission (the 200 or its ACK was lost) or another fork's
+            // answer (16.7 step 5; RFC 6026 7.2, the client transaction in Accepted
+            // passes each one up and the server transaction in Accepted sends it).
+            if (200..300).contains(&code) && client.is_invite() {
+                self.relay(now, &server, &msg);
+            }
             return;
         };
         let invite = ctx.invite;
@@ -812,6 +819,9 @@ impl Proxy {
             if invite {
                 self.cancel_branches(now, &server);
             }
+            // The context goes as soon as no branch waits for an answer (held until
+            // the server transaction ended, it kept every call's requests for 64*T1).
+            self.finish_if_done(now, &server);
             return;
         }
         if let Some(ctx) = self.contexts.get_mut(&server) {
@@ -1033,12 +1043,16 @@ impl Proxy {
                     }
                     self.cancel_branches(now, &invite);
                 }
-                Some(invite) if self.layer.request(&invite).is_some() => {
-                    // Not forwarded yet (the application is deciding): answer both.
+                Some(invite) => {
+                    // Not forwarded yet (the application is deciding): answer both. Or
+                    // answered already (its request is gone then): 9.2, the CANCEL has
+                    // no effect but is answered 200 all the same.
                     let _ = self.reply(now, &key, 200, None, &[]);
-                    let _ = self.reply(now, &invite, 487, None, &[]);
+                    if self.layer.request(&invite).is_some() {
+                        let _ = self.reply(now, &invite, 487, None, &[]);
+                    }
                 }
-                _ => {
+                None => {
                     let _ = self.reply(now, &key, 481, None, &[]);
                 }
             }

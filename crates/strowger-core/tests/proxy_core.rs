@@ -307,6 +307,58 @@ fn parallel_fork_cancels_the_other_branch_after_a_2xx_rfc3261_16_7_step_10() {
 }
 
 #[test]
+fn a_2xx_ends_the_context_and_its_retransmissions_still_go_upstream_rfc6026_7_2() {
+    let mut net = Net::new();
+    send_from_alice(&mut net, invite(""));
+    let (skey, _) = net.take_request();
+    let now = net.now;
+    net.proxy
+        .forward(
+            now,
+            &skey,
+            vec![target("sip:bob@b1", BOB1, 1000)],
+            Transport::Udp,
+        )
+        .unwrap();
+    net.run();
+    let (k1, r1) = net.new_requests(BOB1).remove(0);
+    assert_eq!(net.proxy.active_contexts(), 1);
+    net.answer(BOB1, &k1, &r1, 200, "b1");
+    assert_eq!(net.responses(ALICE), vec![100, 200]);
+    // Nothing waits for an answer any more: the context (the request, its branches)
+    // is gone, while both transactions linger in Accepted (64*T1).
+    assert_eq!(net.proxy.active_contexts(), 0);
+    assert!(net.proxy.layer().state(&skey).is_some());
+    assert!(
+        net.proxy.layer().request(&skey).is_none(),
+        "a transaction keeps no request after its final response"
+    );
+    // Bob's ACK was lost: his UA core retransmits the 2xx (13.3.1.4), and the proxy
+    // relays each retransmission to Alice.
+    net.answer(BOB1, &k1, &r1, 200, "b1");
+    assert_eq!(net.responses(ALICE), vec![200]);
+    // A CANCEL after the answer has no effect but is answered 200 (9.2).
+    let cancel = Message::parse(
+        format!(
+            "CANCEL sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKalice1\r\n\
+Max-Forwards: 70\r\nTo: <sip:bob@example.com>\r\nFrom: <sip:alice@example.com>;tag=a1\r\n\
+Call-ID: call-1@alice\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes(),
+    )
+    .unwrap();
+    send_from_alice(&mut net, cancel);
+    assert_eq!(net.responses(ALICE), vec![200]);
+    assert!(
+        net.new_requests(BOB1).is_empty(),
+        "nothing to cancel downstream"
+    );
+    // After 64*T1 every transaction of the call is gone.
+    net.advance(Duration::from_secs(33));
+    assert_eq!(net.proxy.layer().len(), 0);
+}
+
+#[test]
 fn best_response_prefers_lowest_class_and_503_becomes_500_rfc3261_16_7_step_6() {
     let mut net = Net::new();
     send_from_alice(&mut net, invite(""));

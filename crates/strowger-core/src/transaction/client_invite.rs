@@ -55,7 +55,10 @@ enum Phase {
 #[derive(Debug)]
 pub struct ClientInviteTransaction {
     key: TransactionKey,
-    request: Message,
+    /// The request and its bytes, dropped at the final response: Completed keeps the
+    /// ACK it built from them, Accepted only the key (a proxy holds one of these per
+    /// call for 64*T1 after its 2xx).
+    request: Option<Message>,
     bytes: Bytes,
     dest: Target,
     timers: Timers,
@@ -77,7 +80,7 @@ impl ClientInviteTransaction {
         let reliable = dest.transport.is_reliable();
         ClientInviteTransaction {
             key,
-            request,
+            request: Some(request),
             bytes,
             dest,
             phase: Phase::Calling {
@@ -98,8 +101,9 @@ impl ClientInviteTransaction {
         }
     }
 
-    pub fn request(&self) -> &Message {
-        &self.request
+    /// The request, until the final response arrives.
+    pub fn request(&self) -> Option<&Message> {
+        self.request.as_ref()
     }
 
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
@@ -142,6 +146,7 @@ impl ClientInviteTransaction {
             (Phase::Calling { .. } | Phase::Proceeding, 200..=299) => {
                 // RFC 6026 7.2: Accepted, not Terminated, so 2xx retransmissions and
                 // 2xx from other forks still reach the TU.
+                self.forget_request();
                 self.phase = Phase::Accepted {
                     m: now + self.timers.m(),
                 };
@@ -149,6 +154,7 @@ impl ClientInviteTransaction {
             }
             (Phase::Calling { .. } | Phase::Proceeding, _) => {
                 let ack = self.ack_for(&msg);
+                self.forget_request();
                 out.send(&self.dest, ack.clone());
                 let reliable = self.dest.transport.is_reliable();
                 self.phase = if reliable {
@@ -195,7 +201,15 @@ impl ClientInviteTransaction {
 
     /// The ACK for a non-2xx final response (section 17.1.1.3).
     fn ack_for(&self, response: &Message) -> Bytes {
-        build_ack(&self.request, response)
+        match &self.request {
+            Some(request) => build_ack(request, response),
+            None => Bytes::new(),
+        }
+    }
+
+    fn forget_request(&mut self) {
+        self.request = None;
+        self.bytes = Bytes::new();
     }
 }
 

@@ -57,7 +57,9 @@ enum Phase {
 #[derive(Debug)]
 pub struct ClientNonInviteTransaction {
     key: TransactionKey,
-    request: Message,
+    /// The request and its bytes, dropped at the final response: in Completed only
+    /// the key is needed (to absorb retransmissions of the response, timer K).
+    request: Option<Message>,
     bytes: Bytes,
     dest: Target,
     timers: Timers,
@@ -79,7 +81,7 @@ impl ClientNonInviteTransaction {
         let reliable = dest.transport.is_reliable();
         ClientNonInviteTransaction {
             key,
-            request,
+            request: Some(request),
             bytes,
             dest,
             phase: Phase::Trying {
@@ -99,8 +101,9 @@ impl ClientNonInviteTransaction {
         }
     }
 
-    pub fn request(&self) -> &Message {
-        &self.request
+    /// The request, until the final response arrives.
+    pub fn request(&self) -> Option<&Message> {
+        self.request.as_ref()
     }
 
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
@@ -147,6 +150,8 @@ impl ClientNonInviteTransaction {
                 if code < 200 {
                     self.phase = Phase::Proceeding { e: *e, f: *f };
                 } else {
+                    self.request = None;
+                    self.bytes = Bytes::new();
                     let reliable = self.dest.transport.is_reliable();
                     self.phase = if reliable {
                         Phase::Terminated

@@ -256,9 +256,9 @@ impl Transaction {
 
     fn request(&self) -> Option<&Message> {
         match self {
-            Transaction::ClientInvite(t) => Some(t.request()),
-            Transaction::ClientNonInvite(t) => Some(t.request()),
-            Transaction::ServerInvite(t) => Some(t.request()),
+            Transaction::ClientInvite(t) => t.request(),
+            Transaction::ClientNonInvite(t) => t.request(),
+            Transaction::ServerInvite(t) => t.request(),
             Transaction::ServerNonInvite(t) => t.request(),
             Transaction::NonInviteCompleted(_) => None,
         }
@@ -366,8 +366,9 @@ impl TransactionLayer {
     }
 
     /// The request that created a live transaction (for a server transaction, as
-    /// received, with `received`/`rport` stamped). A non-INVITE server transaction
-    /// lets it go once its final response is sent.
+    /// received, with `received`/`rport` stamped), until its final response: a
+    /// transaction lets its request go then (only its key and, where it retransmits,
+    /// bytes are kept for the 64*T1 it lingers).
     pub fn request(&self, key: &TransactionKey) -> Option<&Message> {
         self.transactions.get(key).and_then(|e| e.txn.request())
     }

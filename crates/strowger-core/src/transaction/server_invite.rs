@@ -63,7 +63,9 @@ enum Phase {
 #[derive(Debug)]
 pub struct ServerInviteTransaction {
     key: TransactionKey,
-    request: Message,
+    /// Dropped at the final response: Completed keeps the response bytes, Accepted
+    /// only the key (a proxy holds one of these per call for 64*T1 after its 2xx).
+    request: Option<Message>,
     /// Where responses go (section 18.2.2).
     dest: Target,
     timers: Timers,
@@ -82,7 +84,7 @@ impl ServerInviteTransaction {
     ) -> Self {
         ServerInviteTransaction {
             key,
-            request,
+            request: Some(request),
             dest,
             phase: Phase::Proceeding {
                 trying: Some(now + timers.trying),
@@ -103,8 +105,9 @@ impl ServerInviteTransaction {
         }
     }
 
-    pub fn request(&self) -> &Message {
-        &self.request
+    /// The request, until the final response is sent.
+    pub fn request(&self) -> Option<&Message> {
+        self.request.as_ref()
     }
 
     pub(crate) fn final_to_tag(&self) -> Option<&str> {
@@ -129,7 +132,8 @@ impl ServerInviteTransaction {
             } if trying.is_some_and(|t| now >= t) => {
                 *trying = None;
                 // 17.2.1: the TU has been silent for 200 ms.
-                match ResponseBuilder::new(&self.request, 100).build() {
+                let Some(request) = &self.request else { return };
+                match ResponseBuilder::new(request, 100).build() {
                     Ok(r) => {
                         let bytes = r.to_bytes();
                         out.send(&self.dest, bytes.clone());
@@ -225,6 +229,7 @@ impl ServerInviteTransaction {
             }
             (Phase::Proceeding { .. }, 200..=299) => {
                 out.send(&self.dest, bytes);
+                self.request = None;
                 self.final_to_tag = to_tag(&msg);
                 self.phase = Phase::Accepted {
                     l: now + self.timers.l(),
@@ -232,6 +237,7 @@ impl ServerInviteTransaction {
             }
             (Phase::Proceeding { .. }, _) => {
                 out.send(&self.dest, bytes.clone());
+                self.request = None;
                 self.final_to_tag = to_tag(&msg);
                 let reliable = self.dest.transport.is_reliable();
                 self.phase = Phase::Completed {
