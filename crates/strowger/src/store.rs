@@ -309,6 +309,10 @@ impl LocationStore for SqliteStore {
                         .all(|p| sorted.iter().any(|b| b.contact == p.part(0)))
                 });
                 st.held = st.held + sorted.len() - old.map_or(0, |v| v.len());
+                if shared.memory_only {
+                    // Nothing to wait for: no ticket, the REGISTER is answered now.
+                    return Ok(());
+                }
                 st.queue.push(Write::Replace {
                     aor: aor.to_string(),
                     bindings: sorted,
@@ -350,6 +354,9 @@ impl LocationStore for SqliteStore {
                     live > 0
                 });
                 st.held -= purged;
+                if shared.memory_only {
+                    return Ok(purged);
+                }
                 st.queue.push(Write::Purge(now));
                 drop(st);
                 shared.wake.notify_one();
@@ -509,6 +516,9 @@ struct State {
 struct Shared {
     state: Mutex<State>,
     wake: Condvar,
+    /// No database: changes stay in `state.map` and are never queued (see
+    /// [`SharedStore::memory`]).
+    memory_only: bool,
 }
 
 impl Shared {
@@ -564,6 +574,7 @@ impl SharedStore {
                 ..State::default()
             }),
             wake: Condvar::new(),
+            memory_only: false,
         });
         let s = shared.clone();
         let writer = std::thread::Builder::new()
@@ -574,6 +585,38 @@ impl SharedStore {
             shared,
             writer: Some(writer),
         })
+    }
+
+    /// The path that asks for [`SharedStore::memory`] instead of a file (SQLite's own
+    /// name for an in-memory database).
+    pub const MEMORY: &'static str = ":memory:";
+
+    /// Bindings in memory only, as Kamailio's and OpenSIPS's usrloc with `db_mode` 0:
+    /// no database, no writer thread, each REGISTER answered as soon as its change is
+    /// in memory; nothing survives a restart (phones register again within their
+    /// expiry). For a server that keeps no state on disk, and for load tests beside
+    /// such a registrar.
+    pub fn memory() -> SharedStore {
+        SharedStore {
+            shared: Arc::new(Shared {
+                memory_only: true,
+                ..Shared::default()
+            }),
+            writer: None,
+        }
+    }
+
+    /// [`SharedStore::memory`] when `path` is `:memory:`, else [`SharedStore::open`].
+    pub fn open_or_memory(
+        path: &Path,
+        sync: Sync,
+        notify: Notify,
+    ) -> Result<SharedStore, StoreError> {
+        if path.as_os_str() == Self::MEMORY {
+            Ok(Self::memory())
+        } else {
+            Self::open(path, sync, notify)
+        }
     }
 
     /// A handle for worker `worker` (the number its tickets are reported with).
@@ -853,6 +896,32 @@ mod tests {
         assert_eq!(s.purge_expired(100).unwrap(), 1);
         s.replace("sip:bob@example.com", vec![]).unwrap();
         assert!(s.bindings("sip:bob@example.com", 0).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_memory_store_answers_at_once_and_writes_no_file() {
+        let notify: Notify = Box::new(|_, _, _| panic!("a memory store reports no ticket"));
+        let store = SharedStore::open_or_memory(Path::new(SharedStore::MEMORY), Sync::Full, notify)
+            .unwrap();
+        assert!(!Path::new(SharedStore::MEMORY).exists());
+        let (mut a, mut b) = (store.handle(0), store.handle(1));
+        a.replace(
+            "sip:bob@example.com",
+            vec![binding("sip:a@h", 50), binding("sip:b@h", 150)],
+        )
+        .unwrap();
+        assert_eq!(a.take_ticket(), None, "nothing to wait for");
+        // Every worker sees the change; expired bindings are hidden, then purged.
+        assert_eq!(
+            b.bindings("sip:bob@example.com", 100).unwrap(),
+            vec![binding("sip:b@h", 150)]
+        );
+        assert_eq!(b.held(), Some(2));
+        assert_eq!(b.purge_expired(100).unwrap(), 1);
+        assert_eq!(a.held(), Some(1));
+        a.replace("sip:bob@example.com", vec![]).unwrap();
+        assert!(b.bindings("sip:bob@example.com", 0).unwrap().is_empty());
+        assert_eq!(b.held(), Some(0));
     }
 
     #[test]

@@ -261,6 +261,30 @@ fn registrations_survive_a_restart() {
     server.stop();
 }
 
+/// `--db :memory:`: no database file; bindings are served from memory and go with the
+/// process (as usrloc's `db_mode` 0).
+#[test]
+fn a_memory_location_service_registers_and_forgets_at_a_restart() {
+    let db = Path::new(":memory:");
+    let server = Server::start(db, &[]);
+    let mut bob = Ua::new(server.port);
+    assert_eq!(
+        bob.register_with("bob", "bobpw", "bob", true).status(),
+        Some(200)
+    );
+    let r = bob.register_with("bob", "bobpw", "bob", false);
+    assert_eq!(r.status(), Some(200));
+    assert_eq!(r.contacts().count(), 1, "the query lists the binding");
+    let port = server.port;
+    server.stop();
+    assert!(!db.exists(), "no file named :memory: was created");
+    let server = Server::start_at(db, port, &[]);
+    let r = bob.register_with("bob", "bobpw", "bob", false);
+    assert_eq!(r.status(), Some(200));
+    assert_eq!(r.contacts().count(), 0, "nothing survived the restart");
+    server.stop();
+}
+
 /// A server that restarts under load must not lose what arrives while it starts: the
 /// first request that reaches its port is answered, however long the users and the
 /// location service take to load (here 60 000 users). Before, the sockets opened first

@@ -14,7 +14,8 @@ pub struct ServeConfig {
     pub listen: Vec<String>,
     /// Domains we are the registrar and home proxy for.
     pub domains: Vec<String>,
-    /// The location database (SQLite).
+    /// The location database (SQLite); `:memory:` for none (bindings in memory only,
+    /// lost at a restart, as usrloc's `db_mode` 0 in Kamailio).
     pub db: PathBuf,
     /// How far a REGISTER's change is written before the 200: `normal` (the database
     /// file; survives a crash of the server) or `full` (flushed to the disk; survives

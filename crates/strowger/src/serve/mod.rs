@@ -21,6 +21,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "NAME")]
     pub domain: Vec<String>,
     /// The location database (SQLite), created if missing. Default: strowger.db.
+    /// `:memory:` keeps the bindings in memory only (lost when the server stops).
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// A user who may register and call (repeatable).

@@ -329,7 +329,7 @@ pub async fn run(config: ServeConfig) -> Result<(), String> {
     // changes in groups; each REGISTER is answered once its change is on disk, from
     // the writer thread.
     let slot = core_slot.clone();
-    let store = SharedStore::open(
+    let store = SharedStore::open_or_memory(
         &config.db,
         config.db_sync,
         Box::new(move |w, ticket, result| {
