@@ -126,7 +126,8 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
     s
 }
 
-pub(crate) fn from_hex(s: &str) -> Option<Vec<u8>> {
+/// `s` (hex, either case) decoded into `out`, which it must fill exactly.
+pub(crate) fn from_hex_into(s: &str, out: &mut [u8]) -> bool {
     fn nibble(c: u8) -> Option<u8> {
         match c {
             b'0'..=b'9' => Some(c - b'0'),
@@ -136,12 +137,28 @@ pub(crate) fn from_hex(s: &str) -> Option<Vec<u8>> {
         }
     }
     let b = s.as_bytes();
-    if !b.len().is_multiple_of(2) {
-        return None;
+    if b.len() != out.len() * 2 {
+        return false;
     }
-    b.chunks_exact(2)
-        .map(|p| Some(nibble(p[0])? << 4 | nibble(p[1])?))
-        .collect()
+    for (o, p) in out.iter_mut().zip(b.chunks_exact(2)) {
+        match (nibble(p[0]), nibble(p[1])) {
+            (Some(h), Some(l)) => *o = h << 4 | l,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// [`constant_time_eq`] with ASCII letters compared without case (hex digests: RFC
+/// 7616 gives them in lower case, some clients send upper case).
+pub(crate) fn constant_time_eq_ignore_ascii_case(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| {
+        acc | (x.to_ascii_lowercase() ^ y.to_ascii_lowercase())
+    });
+    std::hint::black_box(diff) == 0
 }
 
 /// Equality whose time does not depend on where the inputs differ (RFC 7616 section 5.x
@@ -436,7 +453,11 @@ impl Credentials {
         if !a.is_digest() {
             return Err(Error::NotDigest(a.scheme.to_string()));
         }
-        let a = &ParamList::of(a);
+        Self::from_params(&ParamList::of(a))
+    }
+
+    /// Read credentials from the parameters of a Digest header value.
+    fn from_params(a: &ParamList<'_>) -> Result<Credentials, Error> {
         let algorithm = match a.get("algorithm") {
             None => None,
             Some(v) => Some(
@@ -544,19 +565,27 @@ fn has_controls(s: &str) -> bool {
 
 /// The parameters of a challenge or credentials, read once: looking each of a dozen
 /// names up by re-reading the header from its start cost more than the hashing.
-struct ParamList<'a>(Vec<(&'a str, std::borrow::Cow<'a, str>)>);
+pub(crate) struct ParamList<'a>(Vec<(&'a str, std::borrow::Cow<'a, str>)>);
 
 impl<'a> ParamList<'a> {
-    fn of(a: &Auth<'a>) -> Self {
+    pub(crate) fn of(a: &Auth<'a>) -> Self {
         ParamList(a.params().collect())
     }
 
     /// The first parameter of this name (case-insensitive), as [`Auth::param`].
-    fn get(&self, name: &str) -> Option<std::borrow::Cow<'a, str>> {
+    pub(crate) fn get(&self, name: &str) -> Option<std::borrow::Cow<'a, str>> {
         self.0
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.clone())
+    }
+
+    /// Whether the first parameter of this name is `value` (no copy of an unescaped one).
+    pub(crate) fn is(&self, name: &str, value: &str) -> bool {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .is_some_and(|(_, v)| v == value)
     }
 }
 
@@ -984,9 +1013,15 @@ mod tests {
     #[test]
     fn hex_and_constant_time_eq() {
         assert_eq!(to_hex(&[0x00, 0xab, 0xff]), "00abff");
-        assert_eq!(from_hex("00abFF"), Some(vec![0x00, 0xab, 0xff]));
-        assert_eq!(from_hex("0g"), None);
-        assert_eq!(from_hex("abc"), None);
+        let mut out = [0u8; 3];
+        assert!(from_hex_into("00abFF", &mut out));
+        assert_eq!(out, [0x00, 0xab, 0xff]);
+        assert!(!from_hex_into("00ab0g", &mut out));
+        assert!(!from_hex_into("00abf", &mut out), "odd length");
+        assert!(!from_hex_into("00ab", &mut out), "too short for the output");
+        assert!(constant_time_eq_ignore_ascii_case(b"0aBf", b"0AbF"));
+        assert!(!constant_time_eq_ignore_ascii_case(b"0abf", b"0abe"));
+        assert!(!constant_time_eq_ignore_ascii_case(b"0abf", b"0ab"));
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));

@@ -25,7 +25,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use strowger_message::{Auth, Message, Uri};
 
-use super::{constant_time_eq, from_hex, response_from_ha1, to_hex};
+use super::{constant_time_eq, constant_time_eq_ignore_ascii_case, from_hex_into};
+use super::{response_from_ha1, to_hex};
 use super::{Algorithm, Challenge, ChallengeKind, Credentials, Error, Hash, Qop, QopParts};
 use super::{RandomSource, RequestParts};
 
@@ -209,6 +210,49 @@ impl ServerAuth {
             .collect()
     }
 
+    /// The values of [`ServerAuth::challenge`], written: the same text as each
+    /// challenge's `to_string()`, without building the challenges (a registrar writes
+    /// them for every REGISTER that comes without credentials).
+    pub fn challenge_values(
+        &self,
+        now: SystemTime,
+        stale: bool,
+        rng: &mut dyn RandomSource,
+    ) -> Vec<String> {
+        use fmt::Write as _;
+        let nonce = self.new_nonce(unix_secs(now), rng);
+        let c = &self.config;
+        self.config
+            .algorithms
+            .iter()
+            .map(|algorithm| {
+                let mut v = String::with_capacity(96 + c.realm.len() + nonce.len());
+                let _ = write!(
+                    v,
+                    "Digest realm={}, nonce={}",
+                    super::Quoted(&c.realm),
+                    super::Quoted(&nonce)
+                );
+                if let Some(o) = &c.opaque {
+                    let _ = write!(v, ", opaque={}", super::Quoted(o));
+                }
+                if stale {
+                    v.push_str(", stale=true");
+                }
+                v.push_str(", algorithm=");
+                v.push_str(algorithm.name());
+                for (i, q) in c.qop.iter().enumerate() {
+                    v.push_str(if i == 0 { ", qop=\"" } else { "," });
+                    v.push_str(q.name());
+                }
+                if !c.qop.is_empty() {
+                    v.push('"');
+                }
+                v
+            })
+            .collect()
+    }
+
     fn tag(&self, issued_and_salt: &[u8]) -> [u8; TAG_LEN] {
         let mut m = self.mac.clone();
         m.update(NONCE_LABEL);
@@ -234,8 +278,8 @@ impl ServerAuth {
 
     /// The issue time of a nonce this server (or its cluster) made.
     fn nonce_issued(&self, nonce: &str) -> Option<u64> {
-        let raw = from_hex(nonce)?;
-        if raw.len() != NONCE_LEN {
+        let mut raw = [0u8; NONCE_LEN];
+        if !from_hex_into(nonce, &mut raw) {
             return None;
         }
         let (body, tag) = raw.split_at(8 + SALT_LEN);
@@ -260,15 +304,17 @@ impl ServerAuth {
         credentials: impl IntoIterator<Item = Auth<'a>>,
         store: &dyn Ha1Store,
     ) -> Verdict {
-        let ours = credentials.into_iter().find(|a| {
-            a.is_digest()
-                && a.param("realm")
-                    .is_some_and(|r| r == self.config.realm.as_str())
-        });
-        let Some(auth) = ours else {
+        // Each value's parameters are read once, for the realm and then the rest.
+        let realm = self.config.realm.as_str();
+        let ours = credentials
+            .into_iter()
+            .filter(Auth::is_digest)
+            .map(|a| super::ParamList::of(&a))
+            .find(|p| p.is("realm", realm));
+        let Some(params) = ours else {
             return Verdict::Missing;
         };
-        match Credentials::from_auth(&auth) {
+        match Credentials::from_params(&params) {
             Ok(c) => self.check(unix_secs(now), request, &c, store),
             Err(e) => Verdict::Invalid(InvalidReason::Malformed(e)),
         }
@@ -343,7 +389,12 @@ impl ServerAuth {
         let Some(ha1) = store.ha1(&c.username, &c.realm, algorithm.hash()) else {
             return invalid(R::UnknownUser);
         };
-        let ha1 = ha1.to_ascii_lowercase();
+        // Stored in lower case as a rule; a store that holds upper case costs a copy.
+        let ha1 = if ha1.bytes().any(|b| b.is_ascii_uppercase()) {
+            ha1.to_ascii_lowercase()
+        } else {
+            ha1
+        };
         // A2 hashes the uri parameter as sent, which matched the Request-URI above.
         let hashed = RequestParts {
             uri: &c.uri,
@@ -352,8 +403,7 @@ impl ServerAuth {
         let Some(expected) = response_from_ha1(algorithm, &ha1, &c.nonce, qop, &hashed) else {
             return invalid(R::Malformed(Error::SessionWithoutQop));
         };
-        let got = c.response.to_ascii_lowercase();
-        if !constant_time_eq(expected.as_bytes(), got.as_bytes()) {
+        if !constant_time_eq_ignore_ascii_case(expected.as_bytes(), c.response.as_bytes()) {
             return invalid(R::WrongResponse);
         }
         // Only now, with the response right, may the nonce be called stale (RFC 7616
@@ -489,6 +539,24 @@ mod tests {
             ch[0].nonce,
             s.challenge(at(1000), false, &mut |b: &mut [u8]| b.fill(9))[0].nonce
         );
+    }
+
+    #[test]
+    fn challenge_values_are_the_challenges_written() {
+        let mut cfg = ServerConfig::new("example.com");
+        cfg.opaque = Some("op\"aque".into());
+        let s = ServerAuth::new(KEY, cfg).unwrap();
+        for stale in [false, true] {
+            let mut r1 = rng();
+            let mut r2 = rng();
+            let written: Vec<String> = s
+                .challenge(at(1000), stale, &mut r1)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            assert_eq!(s.challenge_values(at(1000), stale, &mut r2), written);
+            assert_eq!(written.len(), 2);
+        }
     }
 
     #[test]

@@ -603,11 +603,7 @@ impl App {
     /// The challenges to send, one per configured algorithm, as header values.
     fn challenge_values(&mut self, wall: SystemTime, stale: bool) -> Vec<String> {
         let mut rng = |b: &mut [u8]| self.rng.fill(b);
-        self.auth
-            .challenge(wall, stale, &mut rng)
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        self.auth.challenge_values(wall, stale, &mut rng)
     }
 
     /// Authenticate `req`; `Ok(Some(user))` when it carries good credentials,
