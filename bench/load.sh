@@ -25,6 +25,9 @@
 #                 the server when both want the CPU (see bench/README.md: it helps some
 #                 steps and hurts others, differently for each server)
 #   BUDGET_S*     seconds of measuring, shared by the servers [840; QUICK 300]
+#   REG_CLIENTS   SIPp processes sharing a REGISTER step's rate and users [2]: one SIPp
+#                 client is a single thread, and at 37 500 digest REGISTER/s it fell behind
+#                 itself (responses waiting in its own socket, counted as retransmissions)
 #   PORT_BASE     first of the loopback ports used [15060]
 #   KEEP_WORK=1   keep the work directory (logs, SIPp statistics) after the run
 set -euo pipefail
@@ -46,6 +49,7 @@ REG_CPU_RATE="${REG_CPU_RATE:-15000}"
 MEM_RATE="${MEM_RATE:-2000}"
 MAX_RETRANS_PCT="${MAX_RETRANS_PCT:-1}"
 SIPP_NICE="${SIPP_NICE:-0}"
+REG_CLIENTS="${REG_CLIENTS:-2}"
 PORT_BASE="${PORT_BASE:-15060}"
 START_TIMEOUT_S="${START_TIMEOUT_S:-120}"
 if [[ "$QUICK" == 1 ]]; then
@@ -67,8 +71,8 @@ else
   # 5000 calls/s, 37 500 and 25 000 REGISTER/s; Strowger held the top of shorter ladders).
   # Separate ladders, so that each reaches its top within its time.
   CALL_RATES="${CALL_RATES:-2000 3000 4000 5000 6000 7500 9000 10500 12000}"
-  REG_RATES="${REG_RATES:-10000 15000 20000 30000 37500 45000 52500 60000 67500}"
-  AUTH_RATES="${AUTH_RATES:-10000 15000 20000 25000 30000 37500 45000}"
+  REG_RATES="${REG_RATES:-10000 15000 20000 30000 37500 45000 52500 60000 67500 75000}"
+  AUTH_RATES="${AUTH_RATES:-10000 15000 20000 25000 30000 37500 45000 52500}"
   MEM_USERS="${MEM_USERS:-100000}"
   BUDGET_S="${BUDGET_S:-840}"
 fi
@@ -77,7 +81,7 @@ SIP_PORT=$PORT_BASE             # server under test, UDP and TCP
 UAS_PORT=$((PORT_BASE + 10))    # SIPp UAS
 UASREG_PORT=$((PORT_BASE + 11)) # one-shot REGISTER of the UAS
 UAC_PORT=$((PORT_BASE + 20))    # SIPp UAC
-REG_PORT=$((PORT_BASE + 30))    # SIPp REGISTER client
+REG_PORT=$((PORT_BASE + 30))    # SIPp REGISTER clients: REG_PORT .. REG_PORT + REG_CLIENTS - 1
 HOST=127.0.0.1
 SCEN="$REPO/bench/scenarios"
 USERS_CSV="$SCEN/users.csv"
@@ -368,6 +372,70 @@ run_sipp() { # LIMIT_S ARGS... : runs sipp to completion (bounded by LIMIT_S), r
   return "$rc"
 }
 
+# Runs REG_CLIENTS SIPp processes side by side, each with its share of the rate, of the
+# count and of the step's users (client i takes users [i*N/K, (i+1)*N/K) of users.csv, so
+# every registration of the step is still a distinct user), on ports REG_PORT + i.
+# SIPP_STATS lists their statistics files. Returns the first non-zero rc.
+SIPP_STATS=()
+run_sipp_split() { # LIMIT_S SCENARIO RATE N
+  local limit="$1" scen="$2" rate="$3" n="$4" k="$REG_CLIENTS" i per pids=() rc=0 r
+  per=$((n / k))
+  SIPP_STATS=()
+  for ((i = 0; i < k; i++)); do
+    SIPP_RUN=$((SIPP_RUN + 1))
+    SIPP_STATS+=("$WORK/sipp-$SIPP_RUN.csv")
+    SIPP_ERR="$WORK/sipp-$SIPP_RUN.err"
+    timeout -k 5 "$limit" nice -n "$SIPP_NICE" sipp "$HOST:$SIP_PORT" -i "$HOST" -nostdin -buff_size 4194304 \
+      -trace_stat -stf "$WORK/sipp-$SIPP_RUN.csv" -fd 1 -trace_err -error_file "$SIPP_ERR" \
+      -sf "$SCEN/$scen" -p $((REG_PORT + i)) -inf "$WORK/users-client-$i.csv" -key expires 3600 \
+      -r $((rate / k)) -m "$per" -l $((rate * 12 / k)) -nd -recv_timeout 10000 \
+      >"$WORK/sipp-$SIPP_RUN.out" 2>&1 &
+    pids+=("$!")
+    STARTED+=("$!")
+  done
+  for i in "${pids[@]}"; do
+    r=0
+    wait "$i" || r=$?
+    forget "$i"
+    ((rc != 0)) || rc=$r
+  done
+  return "$rc"
+}
+
+# The users of each client of run_sipp_split, written before the step is timed.
+split_users() { # N
+  local per=$(($1 / REG_CLIENTS)) i
+  for ((i = 0; i < REG_CLIENTS; i++)); do
+    awk -v a=$((i * per)) -v b=$(((i + 1) * per)) \
+      'NR == 1 || (NR - 2 >= a && NR - 2 < b) { print } NR - 2 >= b { exit }' \
+      "$USERS_CSV" >"$WORK/users-client-$i.csv"
+  done
+}
+
+# The statistics of several SIPp processes as one: counts summed, the creation time the
+# longest. Prints what stat_summary prints.
+stat_summary_all() { # N FILES...
+  local n="$1" f per
+  shift
+  per=$((n / $#))
+  for f in "$@"; do stat_summary "$f" "$per"; done | awk '
+    { c += $1; ok += $2; failed += $3; r += $4
+      if ($5 == "inf") inf = 1; else if ($5 + 0 > t) t = $5 + 0 }
+    END { printf "%d %d %d %d %s\n", c, ok, failed, r, inf ? "inf" : sprintf("%.2f", t) }'
+}
+
+# Datagrams dropped at the SIPp clients' ports: CLIENT_PORT, or the REG_CLIENTS ports from
+# REG_PORT when the step is split.
+client_drops() { # CLIENT_PORT SPLIT(0|1)
+  local d=0 i
+  if [[ "$2" == 1 ]]; then
+    for ((i = 0; i < REG_CLIENTS; i++)); do d=$((d + $(udp_drops $((REG_PORT + i))))); done
+  else
+    d="$(udp_drops "$1")"
+  fi
+  echo $((d + $(udp_drops "$UAS_PORT")))
+}
+
 # Reads a SIPp statistics file. Prints: created successful failed retransmissions t_create
 # where t_create is the time (s) until the last call was created (1 s resolution).
 stat_summary() { # FILE N
@@ -418,22 +486,23 @@ step_record() { # NAME PHASE RATE N SUMMARY DIAG RC
 # One step: N = RATE * STEP_LEN calls started by SIPp at RATE, with diagnostics: CPU (% of one
 # core) of the server, of the SIPp client and of the SIPp UAS, and UDP datagrams dropped on
 # full receive buffers at the server's socket and at SIPp's sockets.
-measured_step() { # NAME PHASE RATE N CLIENT_PORT LIMIT_S SIPP_ARGS...
-  local name="$1" phase="$2" rate="$3" n="$4" cport="$5" limit="$6" rc=0
+measured_step() { # NAME PHASE RATE N CLIENT_PORT LIMIT_S (SIPP_ARGS... | --split SCENARIO)
+  local name="$1" phase="$2" rate="$3" n="$4" cport="$5" limit="$6" rc=0 split=0 summary
   shift 6
+  [[ "${1:-}" == --split ]] && split=1
   local pids=() upids=() c0 c1 u0=0 u1=0 g0 g1 d0 d1 e0 e1 t0 wall diag m0 m1
   mapfile -t pids < <(server_pids)
   [[ -n "$UAS_PID" ]] && mapfile -t upids < <(descendants "$UAS_PID")
   c0="$(cpu_ticks "${pids[@]}")"; ((${#upids[@]})) && u0="$(cpu_ticks "${upids[@]}")"
   times >"$WORK/times"; g0="$(children_cpu_s <"$WORK/times")"
-  d0="$(udp_drops "$SIP_PORT")"; e0=$(( $(udp_drops "$cport") + $(udp_drops "$UAS_PORT") ))
+  d0="$(udp_drops "$SIP_PORT")"; e0="$(client_drops "$cport" "$split")"
   m0="$(machine_cpu)"; t0="$(date +%s.%N)"
-  run_sipp "$limit" "$@" || rc=$?
+  if ((split)); then run_sipp_split "$limit" "$2" "$rate" "$n" || rc=$?; else run_sipp "$limit" "$@" || rc=$?; fi
   m1="$(machine_cpu)"
   wall="$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {print b - a}')"
   c1="$(cpu_ticks "${pids[@]}")"; ((${#upids[@]})) && u1="$(cpu_ticks "${upids[@]}")"
   times >"$WORK/times"; g1="$(children_cpu_s <"$WORK/times")"
-  d1="$(udp_drops "$SIP_PORT")"; e1=$(( $(udp_drops "$cport") + $(udp_drops "$UAS_PORT") ))
+  d1="$(udp_drops "$SIP_PORT")"; e1="$(client_drops "$cport" "$split")"
   LAST_TICKS=$((c1 - c0))
   diag="cpu server $(pct "$(awk -v t=$LAST_TICKS -v hz="$CLK_TCK" 'BEGIN {print t / hz}')" "$wall")%"
   diag+=" client $(pct "$(awk -v a="$g0" -v b="$g1" 'BEGIN {print b - a}')" "$wall")%"
@@ -441,7 +510,9 @@ measured_step() { # NAME PHASE RATE N CLIENT_PORT LIMIT_S SIPP_ARGS...
   diag+="; machine idle $(awk -v a="$m0" -v b="$m1" 'BEGIN { split(a, x, " "); split(b, y, " ")
     if (y[2] > x[2]) printf "%.0f", (y[1] - x[1]) / (y[2] - x[2]) * 100; else print "?" }')%"
   diag+="; drops server $((d1 - d0)) sipp $((e1 - e0))"
-  step_record "$name" "$phase" "$rate" "$n" "$(stat_summary "$SIPP_STAT" "$n")" "$diag" "$rc"
+  if ((split)); then summary="$(stat_summary_all "$n" "${SIPP_STATS[@]}")"
+  else summary="$(stat_summary "$SIPP_STAT" "$n")"; fi
+  step_record "$name" "$phase" "$rate" "$n" "$summary" "$diag" "$rc"
 }
 
 # Budget: each phase gets a share of what is left of its server's time.
@@ -540,11 +611,11 @@ hold_calls() { # RATE
 first_word() { echo "${1%% *}"; }
 
 reg_step() { # NAME PHASE RATE SCENARIO SECONDS
-  local n=$(($3 * $5))
+  # a whole share of the count for each SIPp client
+  local n=$(($3 * $5 / REG_CLIENTS * REG_CLIENTS))
+  split_users "$n"
   STEP_LEN="$5"
-  measured_step "$1" "$2" "$3" "$n" "$REG_PORT" $(($5 * 3 + 30)) \
-    -sf "$SCEN/$4" -p "$REG_PORT" -inf "$USERS_CSV" -key expires 3600 \
-    -r "$3" -m "$n" -l $(($3 * 12)) -nd -recv_timeout 10000
+  measured_step "$1" "$2" "$3" "$n" "$REG_PORT" $(($5 * 3 + 30)) --split "$4"
 }
 
 phase_register() { # NAME MODE(plain|auth) DEADLINE
@@ -654,7 +725,7 @@ if [[ ! -f "$USERS_CSV" ]] || [[ "$(($(wc -l <"$USERS_CSV") - 1))" -lt "$NUSERS"
   log "writing $NUSERS users to bench/scenarios/users.csv"
   awk -v n="$NUSERS" 'BEGIN { print "SEQUENTIAL"; for (i = 0; i < n; i++) printf "user%d;pw%d\n", i, i }' >"$USERS_CSV"
 fi
-for p in "$SIP_PORT" "$UAS_PORT" "$UASREG_PORT" "$UAC_PORT" "$REG_PORT"; do
+for p in "$SIP_PORT" "$UAS_PORT" "$UASREG_PORT" "$UAC_PORT" $(seq "$REG_PORT" $((REG_PORT + REG_CLIENTS - 1))); do
   if ss -Hlun "sport = :$p" | grep -q .; then die "udp port $p is in use; set PORT_BASE"; fi
 done
 
