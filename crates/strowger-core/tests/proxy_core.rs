@@ -211,6 +211,18 @@ fn send_from_alice(net: &mut Net, msg: Message) -> TransactionKey {
     k
 }
 
+/// Alice's INVITE, forwarded by the application to `targets`; the proxy's server key.
+fn invite_forwarded_to(net: &mut Net, targets: Vec<ForwardTarget>) -> TransactionKey {
+    send_from_alice(net, invite(""));
+    let (key, _) = net.take_request();
+    let now = net.now;
+    net.proxy
+        .forward(now, &key, targets, Transport::Udp)
+        .unwrap();
+    net.run();
+    key
+}
+
 fn target(uri: &str, dest: &str, q: u16) -> ForwardTarget {
     ForwardTarget {
         uri: uri.into(),
@@ -224,18 +236,10 @@ fn target(uri: &str, dest: &str, q: u16) -> ForwardTarget {
 #[test]
 fn forwards_with_via_record_route_and_max_forwards_and_relays_responses_rfc3261_16_6_16_7() {
     let mut net = Net::new();
-    send_from_alice(&mut net, invite(""));
-    let (key, _) = net.take_request();
-    let now = net.now;
-    net.proxy
-        .forward(
-            now,
-            &key,
-            vec![target(&format!("sip:bob@{BOB1}"), BOB1, 1000)],
-            Transport::Udp,
-        )
-        .unwrap();
-    net.run();
+    invite_forwarded_to(
+        &mut net,
+        vec![target(&format!("sip:bob@{BOB1}"), BOB1, 1000)],
+    );
     let reqs = net.new_requests(BOB1);
     assert_eq!(reqs.len(), 1);
     let (bk, fwd) = &reqs[0];
@@ -309,18 +313,7 @@ fn parallel_fork_cancels_the_other_branch_after_a_2xx_rfc3261_16_7_step_10() {
 #[test]
 fn a_2xx_ends_the_context_and_its_retransmissions_still_go_upstream_rfc6026_7_2() {
     let mut net = Net::new();
-    send_from_alice(&mut net, invite(""));
-    let (skey, _) = net.take_request();
-    let now = net.now;
-    net.proxy
-        .forward(
-            now,
-            &skey,
-            vec![target("sip:bob@b1", BOB1, 1000)],
-            Transport::Udp,
-        )
-        .unwrap();
-    net.run();
+    let skey = invite_forwarded_to(&mut net, vec![target("sip:bob@b1", BOB1, 1000)]);
     let (k1, r1) = net.new_requests(BOB1).remove(0);
     assert_eq!(net.proxy.active_contexts(), 1);
     net.answer(BOB1, &k1, &r1, 200, "b1");
@@ -388,18 +381,7 @@ fn best_response_prefers_lowest_class_and_503_becomes_500_rfc3261_16_7_step_6() 
     assert_eq!(net.responses(ALICE), vec![486]);
 
     let mut net = Net::new();
-    send_from_alice(&mut net, invite(""));
-    let (key, _) = net.take_request();
-    let now = net.now;
-    net.proxy
-        .forward(
-            now,
-            &key,
-            vec![target("sip:bob@b1", BOB1, 1000)],
-            Transport::Udp,
-        )
-        .unwrap();
-    net.run();
+    invite_forwarded_to(&mut net, vec![target("sip:bob@b1", BOB1, 1000)]);
     let (k1, r1) = net.new_requests(BOB1).remove(0);
     net.answer(BOB1, &k1, &r1, 503, "b1");
     assert_eq!(net.responses(ALICE), vec![100, 500]);
@@ -608,18 +590,7 @@ fn a_request_that_comes_back_unchanged_is_a_loop_rfc3261_16_3_step_4() {
 #[test]
 fn timer_c_cancels_a_ringing_branch_rfc3261_16_8() {
     let mut net = Net::new();
-    send_from_alice(&mut net, invite(""));
-    let (key, _) = net.take_request();
-    let now = net.now;
-    net.proxy
-        .forward(
-            now,
-            &key,
-            vec![target("sip:bob@b1", BOB1, 1000)],
-            Transport::Udp,
-        )
-        .unwrap();
-    net.run();
+    invite_forwarded_to(&mut net, vec![target("sip:bob@b1", BOB1, 1000)]);
     let (k1, r1) = net.new_requests(BOB1).remove(0);
     net.answer(BOB1, &k1, &r1, 180, "b1");
     net.advance(Duration::from_secs(180));
