@@ -200,6 +200,20 @@ Call-ID: call-1@alice\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@{ALICE}>\r\n{extr
     .unwrap()
 }
 
+/// Alice's CANCEL of the INVITE of [`invite`] (section 9.1: its Via, Request-URI,
+/// Call-ID, From, To and CSeq number).
+fn alice_cancel() -> Message {
+    Message::parse(
+        format!(
+            "CANCEL sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKalice1\r\n\
+Max-Forwards: 70\r\nTo: <sip:bob@example.com>\r\nFrom: <sip:alice@example.com>;tag=a1\r\n\
+Call-ID: call-1@alice\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes(),
+    )
+    .unwrap()
+}
+
 fn send_from_alice(net: &mut Net, msg: Message) -> TransactionKey {
     let now = net.now;
     let k = net
@@ -331,16 +345,7 @@ fn a_2xx_ends_the_context_and_its_retransmissions_still_go_upstream_rfc6026_7_2(
     net.answer(BOB1, &k1, &r1, 200, "b1");
     assert_eq!(net.responses(ALICE), vec![200]);
     // A CANCEL after the answer has no effect but is answered 200 (9.2).
-    let cancel = Message::parse(
-        format!(
-            "CANCEL sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKalice1\r\n\
-Max-Forwards: 70\r\nTo: <sip:bob@example.com>\r\nFrom: <sip:alice@example.com>;tag=a1\r\n\
-Call-ID: call-1@alice\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
-        )
-        .into_bytes(),
-    )
-    .unwrap();
-    send_from_alice(&mut net, cancel);
+    send_from_alice(&mut net, alice_cancel());
     assert_eq!(net.responses(ALICE), vec![200]);
     assert!(
         net.new_requests(BOB1).is_empty(),
@@ -508,16 +513,7 @@ fn cancel_from_upstream_is_answered_and_propagated_rfc3261_16_10() {
     let (k1, r1) = net.new_requests(BOB1).remove(0);
     net.answer(BOB1, &k1, &r1, 180, "b1");
     // Alice cancels.
-    let cancel = Message::parse(
-        format!(
-            "CANCEL sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP {ALICE};branch=z9hG4bKalice1\r\n\
-Max-Forwards: 70\r\nTo: <sip:bob@example.com>\r\nFrom: <sip:alice@example.com>;tag=a1\r\n\
-Call-ID: call-1@alice\r\nCSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n"
-        )
-        .into_bytes(),
-    )
-    .unwrap();
-    send_from_alice(&mut net, cancel);
+    send_from_alice(&mut net, alice_cancel());
     let c = net.new_requests(BOB1);
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].1.method(), Some(Method::Cancel));
