@@ -18,6 +18,16 @@ use crate::name::HeaderName;
 use crate::scan::{self, ListSplit};
 use crate::uri::Uri;
 
+/// `v` as `Bytes` without its spare capacity. `Bytes::from` a vector whose length is
+/// not its capacity keeps the whole allocation and adds one for its reference count;
+/// built messages are often kept (a response for retransmission, 64*T1), so the
+/// builders' generous initial capacities would be kept with them. Shrinking in place is
+/// a cheap `realloc`.
+pub(crate) fn exact_bytes(mut v: Vec<u8>) -> Bytes {
+    v.shrink_to_fit();
+    Bytes::from(v)
+}
+
 /// Bounds that keep a hostile peer from making the parser work or allocate without
 /// limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +200,7 @@ impl Message {
     /// they add ([`check_header`]). A proxy re-parsed each message it forwarded; this
     /// skips most of that. Debug builds check the whole message as well.
     pub(crate) fn parse_trusted(buf: Vec<u8>) -> Result<Message, ParseError> {
-        let buf = Bytes::from(buf);
+        let buf = exact_bytes(buf);
         #[cfg(debug_assertions)]
         if let Err(e) = Parser::new(&buf, &Limits::default(), false).run() {
             panic!(
@@ -800,7 +810,7 @@ impl Assembler {
                 limit: limits.max_line_length,
             });
         }
-        let buf = Bytes::from(self.out);
+        let buf = exact_bytes(self.out);
         let msg = Message {
             cache: self.cache,
             whole: Span::new(0, buf.len()),

@@ -248,5 +248,8 @@ pub fn build_ack(invite: &Message, response: &Message) -> Bytes {
     line("CSeq", &format!("{seq} ACK"));
     line("Content-Length", "0");
     out.push_str("\r\n");
+    // Kept in Completed until timer D: without the spare capacity.
+    let mut out = out.into_bytes();
+    out.shrink_to_fit();
     Bytes::from(out)
 }
