@@ -555,14 +555,14 @@ HELD=""
 # The best rate of a ladder held HELD_S: the top rate that passed, else the one below, and
 # further down while the server's time allows (held steps fail where 5 s steps passed when
 # the machine is full: the server then shares the two cores with two SIPp clients).
-SERVER_DEADLINE=0
+PHASE_DEADLINE=0  # set by each phase before held_rate: its own share of the time
 held_rate() { # HOLD_FN HIT_FAIL LOWEST_RATE PASSED...
   local fn="$1" hit_fail="$2" lowest="$3" i last
   shift 3
   local passed=("$@")
   HELD="< $lowest"
   for ((i = ${#passed[@]} - 1; i >= 0; i--)); do
-    if ((i <= ${#passed[@]} - 3 && SECONDS + HELD_S + 15 > SERVER_DEADLINE)); then
+    if ((i <= ${#passed[@]} - 3 && SECONDS + HELD_S + 15 > PHASE_DEADLINE)); then
       log "  no time left to hold ${passed[i]}/s"
       break
     fi
@@ -599,6 +599,7 @@ phase_calls() { # NAME DEADLINE
     call_step "$name" "calls" "$rate" "$PROBE_S"
     if [[ "$STEP_OK" == 1 ]]; then passed+=("$rate"); else hit_fail=1; break; fi
   done
+  PHASE_DEADLINE="$deadline"
   held_rate hold_calls "$hit_fail" "$(first_word "$CALL_RATES")" "${passed[@]}"
   RESULT[$name,calls]="$HELD"
   stop_pid "$UAS_PID"
@@ -649,6 +650,7 @@ phase_register() { # NAME MODE(plain|auth) DEADLINE
     if [[ "$STEP_OK" == 1 ]]; then passed+=("$rate"); else hit_fail=1; break; fi
   done
   CUR_MODE="$mode" CUR_SCEN="$scen" CUR_PHASE="$phase"
+  PHASE_DEADLINE="$deadline"
   held_rate hold_register "$hit_fail" "$(first_word "$rates")" "${passed[@]}"
   RESULT[$name,$phase]="$HELD"
 }
@@ -704,7 +706,6 @@ measure_server() { # NAME DEADLINE
   CUR_SERVER="$name"
   # reserve the memory phase first: registrations at >= 500/s plus start-up
   mem_cost=$((MEM_USERS / MEM_RATE + 25))
-  SERVER_DEADLINE=$((deadline - mem_cost))
   d="$(phase_deadline $((deadline - mem_cost)) 36 100)"
   phase_calls "$name" "$d"
   d="$(phase_deadline $((deadline - mem_cost)) 1 2)"
