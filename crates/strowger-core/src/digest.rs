@@ -398,25 +398,54 @@ impl Challenge {
 /// Written as a header value: `Digest realm="...", nonce="...", ...`.
 impl fmt::Display for Challenge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
+        write_challenge(
             f,
-            "Digest realm={}, nonce={}",
-            Quoted(&self.realm),
-            Quoted(&self.nonce)
-        )?;
-        if let Some(o) = &self.opaque {
-            write!(f, ", opaque={}", Quoted(o))?;
-        }
-        if self.stale {
-            f.write_str(", stale=true")?;
-        }
-        write!(f, ", algorithm={}", self.algorithm)?;
-        if !self.qop.is_empty() {
-            let list: Vec<&str> = self.qop.iter().map(|q| q.name()).collect();
-            write!(f, ", qop=\"{}\"", list.join(","))?;
-        }
-        Ok(())
+            &ChallengeText {
+                realm: &self.realm,
+                nonce: &self.nonce,
+                opaque: self.opaque.as_deref(),
+                stale: self.stale,
+                algorithm: self.algorithm,
+                qop: &self.qop,
+            },
+        )
     }
+}
+
+/// What a challenge value says, borrowed: [`Challenge`]'s `Display` and
+/// `ServerAuth::challenge_values` write it the same way.
+pub(crate) struct ChallengeText<'a> {
+    pub realm: &'a str,
+    pub nonce: &'a str,
+    pub opaque: Option<&'a str>,
+    pub stale: bool,
+    pub algorithm: Algorithm,
+    pub qop: &'a [Qop],
+}
+
+pub(crate) fn write_challenge(f: &mut dyn fmt::Write, c: &ChallengeText<'_>) -> fmt::Result {
+    write!(
+        f,
+        "Digest realm={}, nonce={}",
+        Quoted(c.realm),
+        Quoted(c.nonce)
+    )?;
+    if let Some(o) = c.opaque {
+        write!(f, ", opaque={}", Quoted(o))?;
+    }
+    if c.stale {
+        f.write_str(", stale=true")?;
+    }
+    f.write_str(", algorithm=")?;
+    f.write_str(c.algorithm.name())?;
+    for (i, q) in c.qop.iter().enumerate() {
+        f.write_str(if i == 0 { ", qop=\"" } else { "," })?;
+        f.write_str(q.name())?;
+    }
+    if !c.qop.is_empty() {
+        f.write_str("\"")?;
+    }
+    Ok(())
 }
 
 /// Digest credentials (RFC 7616 section 3.4, RFC 3261 section 22.4), owned: what a

@@ -219,35 +219,23 @@ impl ServerAuth {
         stale: bool,
         rng: &mut dyn RandomSource,
     ) -> Vec<String> {
-        use fmt::Write as _;
         let nonce = self.new_nonce(unix_secs(now), rng);
         let c = &self.config;
-        self.config
-            .algorithms
+        c.algorithms
             .iter()
-            .map(|algorithm| {
+            .map(|&algorithm| {
                 let mut v = String::with_capacity(96 + c.realm.len() + nonce.len());
-                let _ = write!(
-                    v,
-                    "Digest realm={}, nonce={}",
-                    super::Quoted(&c.realm),
-                    super::Quoted(&nonce)
+                let _ = super::write_challenge(
+                    &mut v,
+                    &super::ChallengeText {
+                        realm: &c.realm,
+                        nonce: &nonce,
+                        opaque: c.opaque.as_deref(),
+                        stale,
+                        algorithm,
+                        qop: &c.qop,
+                    },
                 );
-                if let Some(o) = &c.opaque {
-                    let _ = write!(v, ", opaque={}", super::Quoted(o));
-                }
-                if stale {
-                    v.push_str(", stale=true");
-                }
-                v.push_str(", algorithm=");
-                v.push_str(algorithm.name());
-                for (i, q) in c.qop.iter().enumerate() {
-                    v.push_str(if i == 0 { ", qop=\"" } else { "," });
-                    v.push_str(q.name());
-                }
-                if !c.qop.is_empty() {
-                    v.push('"');
-                }
                 v
             })
             .collect()
