@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use strowger_message::{HeaderName, Host, Message, Method, RequestBuilder, ResponseBuilder, Uri};
 
-use crate::transaction::{Event, TransactionKey, TransactionLayer};
+use crate::transaction::{BuildKeyHash, Event, TransactionKey, TransactionLayer};
 use crate::transport::{response_destination, ResponseDestination, Target, Transmit, Transport};
 
 /// An address this proxy listens on, as written into Via and Record-Route.
@@ -158,13 +158,13 @@ struct Context {
 pub struct Proxy {
     layer: TransactionLayer,
     config: ProxyConfig,
-    contexts: HashMap<TransactionKey, Context, ahash::RandomState>,
-    branch_of: HashMap<TransactionKey, TransactionKey, ahash::RandomState>,
+    contexts: HashMap<TransactionKey, Context, BuildKeyHash>,
+    branch_of: HashMap<TransactionKey, TransactionKey, BuildKeyHash>,
     timer_c: BTreeMap<(Instant, u64), TransactionKey>,
     /// Where each branch's timer C is in `timer_c`: disarming it on every response was
     /// a scan of all of them, which grew with the calls waiting for an answer (under
     /// overload, the more responses queued, the longer each one took).
-    timer_c_of: HashMap<TransactionKey, (Instant, u64), ahash::RandomState>,
+    timer_c_of: HashMap<TransactionKey, (Instant, u64), BuildKeyHash>,
     timer_seq: u64,
     branch_seq: u64,
     events: VecDeque<ProxyEvent>,

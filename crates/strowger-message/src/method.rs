@@ -48,6 +48,15 @@ impl<'a> Method<'a> {
 
     pub fn as_str(&self) -> &'a str {
         match self {
+            Method::Extension(s) => s,
+            known => known.static_str().unwrap_or_default(),
+        }
+    }
+
+    /// The name of a known method as a `'static` string (`None` for an extension), so
+    /// that what outlives the message (a transaction key) need not copy it.
+    pub fn static_str(&self) -> Option<&'static str> {
+        Some(match self {
             Method::Invite => "INVITE",
             Method::Ack => "ACK",
             Method::Bye => "BYE",
@@ -62,8 +71,8 @@ impl<'a> Method<'a> {
             Method::Refer => "REFER",
             Method::Message => "MESSAGE",
             Method::Update => "UPDATE",
-            Method::Extension(s) => s,
-        }
+            Method::Extension(_) => return None,
+        })
     }
 }
 

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use strowger_core::transaction::{SentBy, ServerKey};
+use strowger_core::transaction::SentBy;
 use strowger_core::transport::{self, ResponseDestination};
 use strowger_core::{Event, State, Target, TransactionKey, TransactionLayer, Transmit, Transport};
-use strowger_message::{new_tag, Host, Message, Method, ResponseBuilder};
+use strowger_message::{new_tag, Message, Method, ResponseBuilder};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
@@ -670,18 +670,9 @@ fn server_key_of_response(resp: &Message) -> Option<TransactionKey> {
     if !via.has_magic_cookie() {
         return None;
     }
-    let method = resp.cseq()?.method.as_str().to_string();
-    let host = match via.host {
-        Host::Name(n) => n.to_ascii_lowercase(),
-        Host::V4(a) => a.to_string(),
-        Host::V6(a, _) => format!("[{a}]"),
-    };
-    Some(TransactionKey::Server(ServerKey::Rfc3261 {
-        branch: via.branch()?.to_string(),
-        sent_by: SentBy {
-            host,
-            port: via.port,
-        },
-        method,
-    }))
+    Some(TransactionKey::new_server(
+        via.branch()?,
+        SentBy::of(&via.host, via.port),
+        resp.cseq()?.method.as_str(),
+    ))
 }

@@ -7,36 +7,53 @@
 //!   branch, the sent-by of the top Via and the method, ACK counting as INVITE.
 //!   Without it, the RFC 2543 rules: Request-URI, To tag, From tag, Call-ID, CSeq and
 //!   top Via; an ACK then matches the INVITE whose response's To tag it carries.
+//!
+//! A key is made for every message received and then lives in the transaction table,
+//! its wake-up heap, the events and the proxy's contexts. So it is built with as few
+//! allocations as the fields allow (known methods and IP sent-by hosts are not copied),
+//! it is shared rather than copied (cloning is a reference count), and it is hashed
+//! once, when made: a table growing under load rehashes every key, and a cached hash
+//! spares following the pointer to each key's strings.
 
+use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::{Arc, OnceLock};
 
 use strowger_message::{HeaderName, Host, Message, Method};
 
 /// Identifies one transaction. Client and server keys never collide, so a UA talking to
-/// itself has two transactions.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum TransactionKey {
-    /// A client transaction: top Via branch and CSeq method (17.1.3).
-    Client { branch: String, method: String },
-    /// A server transaction (17.2.3).
-    Server(ServerKey),
+/// itself has two transactions. Cloning shares the key.
+#[derive(Clone)]
+pub struct TransactionKey {
+    /// [`KeyData`]'s hash under a keyed hasher with random keys (ahash): the fields
+    /// come from the network, so chosen collisions must not be cheap to find.
+    hash: u64,
+    data: Arc<KeyData>,
 }
 
-/// The key of a server transaction.
+/// What a key compares.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ServerKey {
-    /// A request whose branch has the magic cookie.
-    Rfc3261 {
-        branch: String,
-        sent_by: SentBy,
-        /// The request method; an ACK is keyed as INVITE.
-        method: String,
-    },
-    /// A request from an RFC 2543 element.
+struct KeyData {
+    /// The request method; for a server key an ACK is keyed as INVITE.
+    method: Cow<'static, str>,
+    kind: Kind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Kind {
+    /// A client transaction: top Via branch and CSeq method (17.1.3).
+    Client { branch: Box<str> },
+    /// A server transaction for a request whose branch has the magic cookie (17.2.3).
+    Rfc3261 { branch: Box<str>, sent_by: SentBy },
+    /// A server transaction for a request from an RFC 2543 element.
     Rfc2543(Box<Rfc2543Key>),
 }
 
-/// The fields of an RFC 2543 request that identify its transaction.
+/// The fields of an RFC 2543 request that identify its transaction (besides the
+/// method).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Rfc2543Key {
     pub request_uri: String,
@@ -44,67 +61,114 @@ pub struct Rfc2543Key {
     pub from_tag: Option<String>,
     pub call_id: String,
     pub cseq: u32,
-    /// The request method; an ACK is keyed as INVITE.
-    pub method: String,
     /// The top Via value as written.
     pub top_via: String,
 }
 
-/// A Via sent-by, normalised for comparison: host names in lower case, IPv6 in
-/// canonical form.
+/// A Via sent-by, normalised for comparison: host names in lower case, IP addresses
+/// as addresses (so `[::1]` and `[0::1]` are one host).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SentBy {
-    pub host: String,
+    pub host: SentByHost,
     pub port: Option<u16>,
 }
 
+/// The host of a [`SentBy`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SentByHost {
+    /// A host name, in lower case.
+    Name(Box<str>),
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+}
+
 impl SentBy {
-    fn of(host: &Host<'_>, port: Option<u16>) -> SentBy {
+    pub fn of(host: &Host<'_>, port: Option<u16>) -> SentBy {
         let host = match host {
-            Host::Name(n) => n.to_ascii_lowercase(),
-            Host::V4(a) => dotted_quad(a),
-            Host::V6(a, _) => format!("[{a}]"),
+            Host::Name(n) => SentByHost::Name(n.to_ascii_lowercase().into_boxed_str()),
+            Host::V4(a) => SentByHost::V4(*a),
+            Host::V6(a, _) => SentByHost::V6(*a),
         };
         SentBy { host, port }
     }
 }
 
-/// `a` as `Ipv4Addr`'s `Display` writes it, without the formatting machinery: a key is
-/// made for every request received.
-fn dotted_quad(a: &std::net::Ipv4Addr) -> String {
-    let mut s = String::with_capacity(15);
-    for (i, &o) in a.octets().iter().enumerate() {
-        if i > 0 {
-            s.push('.');
+impl fmt::Display for SentBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.host {
+            SentByHost::Name(n) => f.write_str(n)?,
+            SentByHost::V4(a) => write!(f, "{a}")?,
+            SentByHost::V6(a) => write!(f, "[{a}]")?,
         }
-        if o >= 100 {
-            s.push(char::from(b'0' + o / 100));
+        match self.port {
+            Some(p) => write!(f, ":{p}"),
+            None => Ok(()),
         }
-        if o >= 10 {
-            s.push(char::from(b'0' + o / 10 % 10));
-        }
-        s.push(char::from(b'0' + o % 10));
     }
-    s
+}
+
+/// A method name that outlives its message: known methods are not copied.
+fn method_name(method: &str) -> Cow<'static, str> {
+    match Method::from_token(method).static_str() {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(method.to_string()),
+    }
+}
+
+/// The process's hash keys for transaction keys, drawn once at random.
+fn key_hasher() -> &'static ahash::RandomState {
+    static STATE: OnceLock<ahash::RandomState> = OnceLock::new();
+    STATE.get_or_init(ahash::RandomState::new)
 }
 
 impl TransactionKey {
+    fn new(method: Cow<'static, str>, kind: Kind) -> TransactionKey {
+        let data = KeyData { method, kind };
+        TransactionKey {
+            hash: key_hasher().hash_one(&data),
+            data: Arc::new(data),
+        }
+    }
+
+    /// The key of the client transaction with this branch and CSeq method.
+    pub fn new_client(branch: &str, method: &str) -> TransactionKey {
+        Self::new(
+            method_name(method),
+            Kind::Client {
+                branch: branch.into(),
+            },
+        )
+    }
+
+    /// The key of the server transaction for a request with an RFC 3261 branch (the
+    /// method of an ACK is INVITE here).
+    pub fn new_server(branch: &str, sent_by: SentBy, method: &str) -> TransactionKey {
+        Self::new(
+            method_name(method),
+            Kind::Rfc3261 {
+                branch: branch.into(),
+                sent_by,
+            },
+        )
+    }
+
     pub fn is_client(&self) -> bool {
-        matches!(self, TransactionKey::Client { .. })
+        matches!(self.data.kind, Kind::Client { .. })
     }
 
     pub fn is_server(&self) -> bool {
         !self.is_client()
     }
 
+    /// A server key made by the RFC 2543 rules (the request had no magic cookie).
+    pub fn is_rfc2543(&self) -> bool {
+        matches!(self.data.kind, Kind::Rfc2543(_))
+    }
+
     /// The method of the transaction (INVITE for the INVITE transaction an ACK
     /// belongs to).
     pub fn method(&self) -> &str {
-        match self {
-            TransactionKey::Client { method, .. } => method,
-            TransactionKey::Server(ServerKey::Rfc3261 { method, .. }) => method,
-            TransactionKey::Server(ServerKey::Rfc2543(k)) => &k.method,
-        }
+        &self.data.method
     }
 
     pub fn is_invite(&self) -> bool {
@@ -113,19 +177,34 @@ impl TransactionKey {
 
     /// The branch, for keys that have one.
     pub fn branch(&self) -> Option<&str> {
-        match self {
-            TransactionKey::Client { branch, .. } => Some(branch),
-            TransactionKey::Server(ServerKey::Rfc3261 { branch, .. }) => Some(branch),
-            TransactionKey::Server(ServerKey::Rfc2543(_)) => None,
+        match &self.data.kind {
+            Kind::Client { branch } | Kind::Rfc3261 { branch, .. } => Some(branch),
+            Kind::Rfc2543(_) => None,
+        }
+    }
+
+    /// The sent-by of a server key with an RFC 3261 branch.
+    pub fn sent_by(&self) -> Option<&SentBy> {
+        match &self.data.kind {
+            Kind::Rfc3261 { sent_by, .. } => Some(sent_by),
+            _ => None,
+        }
+    }
+
+    /// The fields of an RFC 2543 server key.
+    pub fn rfc2543(&self) -> Option<&Rfc2543Key> {
+        match &self.data.kind {
+            Kind::Rfc2543(k) => Some(k),
+            _ => None,
         }
     }
 
     /// The key of a client transaction for `request` (the TU sending it), or for a
     /// response received for one (17.1.3). `None` without a top Via branch or CSeq.
     pub fn client(msg: &Message) -> Option<TransactionKey> {
-        let branch = msg.top_via()?.branch()?.to_string();
-        let method = msg.cseq()?.method.as_str().to_string();
-        Some(TransactionKey::Client { branch, method })
+        let branch = msg.top_via()?.branch()?;
+        let method = msg.cseq()?.method;
+        Some(Self::new_client(branch, method.as_str()))
     }
 
     /// The key of the server transaction a request belongs to (17.2.3). For an ACK this
@@ -147,28 +226,29 @@ impl TransactionKey {
     ) -> Option<TransactionKey> {
         let via = msg.top_via()?;
         if via.has_magic_cookie() {
-            let branch = via.branch()?.to_string();
-            return Some(TransactionKey::Server(ServerKey::Rfc3261 {
+            let branch = via.branch()?;
+            return Some(Self::new_server(
                 branch,
-                sent_by: SentBy::of(&via.host, via.port),
-                method: method.to_string(),
-            }));
+                SentBy::of(&via.host, via.port),
+                method,
+            ));
         }
         let to_tag = match to_tag {
             Some(t) => t.map(str::to_string),
             None => msg.to()?.tag().map(str::to_string),
         };
-        Some(TransactionKey::Server(ServerKey::Rfc2543(Box::new(
-            Rfc2543Key {
-                request_uri: msg.request_uri_str()?.to_string(),
-                to_tag,
-                from_tag: msg.from()?.tag().map(str::to_string),
-                call_id: msg.call_id()?.to_string(),
-                cseq: msg.cseq()?.seq,
-                method: method.to_string(),
-                top_via: msg.values(HeaderName::Via).next()?.to_string(),
-            },
-        ))))
+        let fields = Rfc2543Key {
+            request_uri: msg.request_uri_str()?.to_string(),
+            to_tag,
+            from_tag: msg.from()?.tag().map(str::to_string),
+            call_id: msg.call_id()?.to_string(),
+            cseq: msg.cseq()?.seq,
+            top_via: msg.values(HeaderName::Via).next()?.to_string(),
+        };
+        Some(Self::new(
+            method_name(method),
+            Kind::Rfc2543(Box::new(fields)),
+        ))
     }
 
     /// For an RFC 2543 ACK (no magic cookie), the keys of the INVITE transactions it
@@ -192,47 +272,79 @@ impl TransactionKey {
     /// For a CANCEL's key, the key of the request it cancels (section 9.2): the same
     /// key with the method INVITE (`method` in general).
     pub fn with_method(&self, method: &str) -> TransactionKey {
-        match self {
-            TransactionKey::Client { branch, .. } => TransactionKey::Client {
-                branch: branch.clone(),
-                method: method.to_string(),
-            },
-            TransactionKey::Server(ServerKey::Rfc3261 {
-                branch, sent_by, ..
-            }) => TransactionKey::Server(ServerKey::Rfc3261 {
-                branch: branch.clone(),
-                sent_by: sent_by.clone(),
-                method: method.to_string(),
-            }),
-            TransactionKey::Server(ServerKey::Rfc2543(k)) => {
-                TransactionKey::Server(ServerKey::Rfc2543(Box::new(Rfc2543Key {
-                    method: method.to_string(),
-                    ..(**k).clone()
-                })))
-            }
-        }
+        Self::new(method_name(method), self.data.kind.clone())
     }
 }
 
+impl PartialEq for TransactionKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && (Arc::ptr_eq(&self.data, &other.data) || self.data == other.data)
+    }
+}
+
+impl Eq for TransactionKey {}
+
+impl Hash for TransactionKey {
+    /// The cached hash: equal keys have equal data, so equal hashes.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialOrd for TransactionKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for TransactionKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.data.cmp(&other.data)
+    }
+}
+
+impl fmt::Debug for TransactionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TransactionKey({self})")
+    }
+}
+
+/// The hasher of tables keyed by [`TransactionKey`]: the key's hash is already keyed
+/// and mixed, so it is used as it is.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct KeyHash(u64);
+
+impl Hasher for KeyHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is reached from `TransactionKey`; anything else is mixed in
+        // (FNV-1a) so that the hasher stays correct if used for another type.
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
+
+/// A `HashMap`/`HashSet` hasher for [`TransactionKey`]s.
+pub type BuildKeyHash = BuildHasherDefault<KeyHash>;
+
 impl fmt::Display for TransactionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TransactionKey::Client { branch, method } => write!(f, "client {method} {branch}"),
-            TransactionKey::Server(ServerKey::Rfc3261 {
-                branch,
-                sent_by,
-                method,
-            }) => {
-                write!(f, "server {method} {branch} {}", sent_by.host)?;
-                match sent_by.port {
-                    Some(p) => write!(f, ":{p}"),
-                    None => Ok(()),
-                }
-            }
-            TransactionKey::Server(ServerKey::Rfc2543(k)) => write!(
+        let method = self.method();
+        match &self.data.kind {
+            Kind::Client { branch } => write!(f, "client {method} {branch}"),
+            Kind::Rfc3261 { branch, sent_by } => write!(f, "server {method} {branch} {sent_by}"),
+            Kind::Rfc2543(k) => write!(
                 f,
-                "server {} rfc2543 {} {} {}",
-                k.method, k.call_id, k.cseq, k.request_uri
+                "server {method} rfc2543 {} {} {}",
+                k.call_id, k.cseq, k.request_uri
             ),
         }
     }
@@ -241,19 +353,6 @@ impl fmt::Display for TransactionKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dotted_quads_read_as_display_writes_them() {
-        for a in [
-            [0, 0, 0, 0],
-            [127, 0, 0, 1],
-            [10, 99, 100, 255],
-            [192, 168, 9, 10],
-        ] {
-            let ip = std::net::Ipv4Addr::from(a);
-            assert_eq!(dotted_quad(&ip), ip.to_string());
-        }
-    }
 
     fn msg(start: &str, via: &str, to: &str, cseq: &str) -> Message {
         Message::parse(
@@ -284,6 +383,34 @@ mod tests {
             TransactionKey::server(&invite),
             TransactionKey::server(&ack)
         );
+    }
+
+    #[test]
+    fn keys_made_apart_from_one_request_find_each_other_in_a_table() {
+        use std::collections::HashMap;
+        use std::hash::BuildHasher;
+        let text = |via: &str| {
+            msg(
+                "REGISTER sip:example.com SIP/2.0",
+                via,
+                "<sip:a@example.com>",
+                "1 REGISTER",
+            )
+        };
+        let a = TransactionKey::server(&text("SIP/2.0/UDP [::1]:5060;branch=z9hG4bK1")).unwrap();
+        // The same sent-by written another way (section 18.2.1 compares addresses).
+        let b = TransactionKey::server(&text("SIP/2.0/UDP [0::1]:5060;branch=z9hG4bK1")).unwrap();
+        assert_eq!(a, b);
+        let hasher = BuildKeyHash::default();
+        assert_eq!(hasher.hash_one(&a), hasher.hash_one(&b));
+        let mut table = HashMap::with_hasher(BuildKeyHash::default());
+        table.insert(a.clone(), 1);
+        assert_eq!(table.get(&b), Some(&1));
+        let other =
+            TransactionKey::server(&text("SIP/2.0/UDP [::1]:5060;branch=z9hG4bK2")).unwrap();
+        assert_eq!(table.get(&other), None);
+        assert_eq!(table.get(&a.with_method("CANCEL")), None);
+        assert_eq!(a.to_string(), "server REGISTER z9hG4bK1 [::1]:5060");
     }
 
     #[test]
@@ -332,7 +459,7 @@ mod tests {
             "1 INVITE",
         );
         let k = TransactionKey::server(&invite).unwrap();
-        assert!(matches!(k, TransactionKey::Server(ServerKey::Rfc2543(_))));
+        assert!(k.is_rfc2543() && k.is_server());
         let ack = msg(
             "ACK sip:b@example.com SIP/2.0",
             "SIP/2.0/UDP h",
@@ -357,12 +484,10 @@ mod tests {
             "<sip:b@example.com>",
             "1 CANCEL",
         );
-        assert_eq!(
-            TransactionKey::client(&cancel),
-            Some(TransactionKey::Client {
-                branch: "z9hG4bK1".into(),
-                method: "CANCEL".into()
-            })
-        );
+        let key = TransactionKey::client(&cancel).unwrap();
+        assert!(key.is_client());
+        assert_eq!((key.branch(), key.method()), (Some("z9hG4bK1"), "CANCEL"));
+        assert_eq!(key, TransactionKey::new_client("z9hG4bK1", "CANCEL"));
+        assert_ne!(key, TransactionKey::new_client("z9hG4bK1", "INVITE"));
     }
 }

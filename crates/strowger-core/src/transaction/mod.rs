@@ -50,14 +50,13 @@ mod timers;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use strowger_message::{Message, Method, ParseError};
 
 pub use client_invite::build_ack;
-pub use key::{Rfc2543Key, SentBy, ServerKey, TransactionKey};
+pub use key::{BuildKeyHash, KeyHash, Rfc2543Key, SentBy, SentByHost, TransactionKey};
 pub use timers::Timers;
 
 use client_invite::ClientInviteTransaction;
@@ -312,7 +311,7 @@ impl Transaction {
 #[derive(Debug)]
 struct Entry {
     /// The map's key, shared with the wake-up heap (one lookup finds both).
-    key: Arc<TransactionKey>,
+    key: TransactionKey,
     txn: Transaction,
     /// The wake-up last pushed for this transaction.
     scheduled: Option<Instant>,
@@ -323,15 +322,13 @@ struct Entry {
 pub struct TransactionLayer {
     config: Config,
     /// Keys are shared with `wakeups` (a reference count, not a copy of the strings
-    /// for every timer armed).
-    /// ahash with random keys: faster than SipHash, still keyed against chosen
-    /// collisions (branches come from the network).
-    transactions: HashMap<Arc<TransactionKey>, Entry, ahash::RandomState>,
+    /// for every timer armed) and carry their hash (keyed, see [`TransactionKey`]).
+    transactions: HashMap<TransactionKey, Entry, BuildKeyHash>,
     /// Wake-ups, possibly stale: an entry counts only while its transaction's next
     /// timeout is still that instant. The sequence number orders equal instants (timers
     /// armed in one call share its `now`), so that the heap never compares keys, which
     /// are strings.
-    wakeups: BinaryHeap<Reverse<(Instant, u64, Arc<TransactionKey>)>>,
+    wakeups: BinaryHeap<Reverse<(Instant, u64, TransactionKey)>>,
     armed: u64,
     out: Outbox,
 }
@@ -483,9 +480,7 @@ impl TransactionLayer {
 
     fn handle_ack(&mut self, now: Instant, source: Target, key: TransactionKey, msg: Message) {
         let mut found = None;
-        if self.transactions.contains_key(&key)
-            && !matches!(key, TransactionKey::Server(ServerKey::Rfc2543(_)))
-        {
+        if self.transactions.contains_key(&key) && !key.is_rfc2543() {
             found = Some(key);
         } else {
             // RFC 2543: the ACK carries the To tag of the response it acknowledges.
@@ -566,7 +561,7 @@ impl TransactionLayer {
             }
         }
         for (at, key) in due {
-            let Some(entry) = self.transactions.get_mut(&*key) else {
+            let Some(entry) = self.transactions.get_mut(&key) else {
                 continue;
             };
             if entry.scheduled != Some(at) {
@@ -705,7 +700,7 @@ impl TransactionLayer {
         while let Some(Reverse((at, _, key))) = self.wakeups.peek() {
             let live = self
                 .transactions
-                .get(&**key)
+                .get(key)
                 .is_some_and(|e| e.scheduled == Some(*at));
             if live {
                 return Some(*at);
@@ -716,16 +711,15 @@ impl TransactionLayer {
     }
 
     fn insert(&mut self, key: TransactionKey, txn: Transaction) {
-        let shared = Arc::new(key);
         self.transactions.insert(
-            shared.clone(),
+            key.clone(),
             Entry {
-                key: shared.clone(),
+                key: key.clone(),
                 txn,
                 scheduled: None,
             },
         );
-        self.settle(&shared);
+        self.settle(&key);
     }
 
     /// After a transaction moved: drop it if it ended, else note its next wake-up.
