@@ -395,9 +395,17 @@ impl Proxy {
 
     /// Validate a new request (16.3); `Some` is the rejection.
     fn validate(&self, msg: &Message) -> Option<Rejection> {
-        match msg.request_uri() {
-            Some(Uri::Sip(_)) | Some(Uri::Tel(_)) => {}
-            _ => return Some((416, "Unsupported URI Scheme".into(), Vec::new())),
+        // The Request-URI parsed when the message did; its scheme is all that is read.
+        let scheme = msg
+            .request_uri_str()
+            .and_then(|u| u.split_once(':'))
+            .map(|(scheme, _)| scheme);
+        if !scheme.is_some_and(|s| {
+            ["sip", "sips", "tel"]
+                .iter()
+                .any(|k| s.eq_ignore_ascii_case(k))
+        }) {
+            return Some((416, "Unsupported URI Scheme".into(), Vec::new()));
         }
         if msg.max_forwards() == Some(0) && msg.method() != Some(Method::Ack) {
             return Some((483, "Too Many Hops".into(), Vec::new()));
@@ -470,7 +478,11 @@ impl Proxy {
     }
 
     fn is_loop(&self, msg: &Message) -> bool {
-        // The hash only when a Via of ours carries one: most requests have none.
+        // The hash only when a Via of ours carries one: most requests have none, and
+        // those are told by the text, without parsing their Vias.
+        if !msg.get(HeaderName::Via).any(|v| v.contains("z9hG4bK-sg")) {
+            return false;
+        }
         let mut hash = None;
         msg.vias().any(|v| {
             let Some(theirs) = v

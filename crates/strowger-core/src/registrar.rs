@@ -363,6 +363,7 @@ pub fn canonical_aor(u: &strowger_message::SipUri<'_>) -> String {
     let host = aor.len();
     match u.host {
         Host::Name(n) => aor.push_str(n),
+        Host::V4(a) => strowger_message::push_ipv4(&mut aor, a),
         ref h => {
             let _ = write!(aor, "{h}");
         }

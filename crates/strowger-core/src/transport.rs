@@ -205,23 +205,65 @@ fn param_name(p: &str) -> &str {
 /// # Ok::<(), strowger_message::ParseError>(())
 /// ```
 pub fn stamp_received(msg: Message, source: SocketAddr) -> Message {
-    let Some(rewritten) = stamped_bytes(&msg, source) else {
-        return msg;
+    let rewritten = msg
+        .top_via()
+        .and_then(|via| stamped_bytes(&msg, &via, source));
+    match rewritten {
+        Some(bytes) => reparse_stamped(msg, bytes),
+        None => msg,
+    }
+}
+
+/// [`stamp_received`] for a request whose top Via the caller has parsed already (a
+/// server parses it once per request): the request rewritten if it needs the stamp
+/// (`None`: it is sent up as it is), and where its response goes
+/// ([`response_destination`]; the source when that needs resolving, which the
+/// transaction layer cannot do).
+pub fn stamp_received_via(
+    msg: &Message,
+    via: &Via<'_>,
+    source: &Target,
+) -> (Option<Message>, Target) {
+    let Some(bytes) = stamped_bytes(msg, via, source.addr) else {
+        return (None, destination_or_source(via, source));
     };
-    match Message::parse(rewritten) {
-        Ok(m) => m,
+    match Message::parse(bytes) {
+        Ok(m) => {
+            let dest = m
+                .top_via()
+                .map_or(*source, |v| destination_or_source(&v, source));
+            (Some(m), dest)
+        }
         Err(e) => {
             tracing::warn!(error = %e, "rewritten top Via does not parse; kept the original");
-            msg
+            (None, destination_or_source(via, source))
         }
     }
 }
 
-fn stamped_bytes(msg: &Message, source: SocketAddr) -> Option<Vec<u8>> {
+fn destination_or_source(via: &Via<'_>, source: &Target) -> Target {
+    match response_destination(via, source) {
+        ResponseDestination::Target(t) => t,
+        ResponseDestination::Resolve { .. } => *source,
+    }
+}
+
+fn reparse_stamped(original: Message, bytes: Vec<u8>) -> Message {
+    match Message::parse(bytes) {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "rewritten top Via does not parse; kept the original");
+            original
+        }
+    }
+}
+
+/// The request with `received`/`rport` stamped on its top Via `via`, or `None` when it
+/// needs no change.
+fn stamped_bytes(msg: &Message, via: &Via<'_>, source: SocketAddr) -> Option<Vec<u8>> {
     if !msg.is_request() {
         return None;
     }
-    let via = msg.top_via()?;
     let rport = via.rport();
     let host_is_source = via.host.ip() == Some(source.ip());
     let has_rport = rport.is_some();

@@ -337,7 +337,8 @@ impl<'r> ResponseBuilder<'r> {
         let mut out = Assembler::response(self.code, &self.reason, size)?;
         out.copy(req, HeaderName::Via, "Via", None);
         out.copy(req, HeaderName::From, "From", None);
-        let has_tag = req.to().is_some_and(|t| t.tag().is_some());
+        // The tag parsing found (no second parse of the To field).
+        let has_tag = req.to_tag().is_some();
         if has_tag || self.code == 100 {
             out.copy(req, HeaderName::To, "To", None);
         } else {

@@ -56,7 +56,7 @@ pub use method::Method;
 pub use name::HeaderName;
 pub use params::{Param, Params};
 pub use scan::unescape;
-pub use uri::{Host, SipUri, TelUri, Uri};
+pub use uri::{ipv4_text, push_ipv4, Host, SipUri, TelUri, Uri};
 pub use write::unfold;
 
 /// The magic cookie that starts every RFC 3261 branch (section 8.1.1.7).

@@ -567,7 +567,8 @@ impl Message {
                 });
             }
         }
-        for kind in [
+        // One pass over the fields, counting those that take a single value.
+        const SINGLE: [HeaderName; 13] = [
             HeaderName::CallId,
             HeaderName::To,
             HeaderName::From,
@@ -581,14 +582,18 @@ impl Message {
             HeaderName::RetryAfter,
             HeaderName::Timestamp,
             HeaderName::MimeVersion,
-        ] {
-            let count = self.headers.iter().filter(|e| e.name == kind).count();
-            if count > 1 {
-                return Err(ParseError::MultipleValues {
-                    header: kind.as_str(),
-                    count,
-                });
+        ];
+        let mut counts = [0usize; SINGLE.len()];
+        for e in &self.headers {
+            if let Some(i) = SINGLE.iter().position(|&k| k == e.name) {
+                counts[i] += 1;
             }
+        }
+        if let Some((kind, &count)) = SINGLE.iter().zip(&counts).find(|(_, &c)| c > 1) {
+            return Err(ParseError::MultipleValues {
+                header: kind.as_str(),
+                count,
+            });
         }
         if let (Some(m), Some(c)) = (self.method(), self.cseq()) {
             if m != c.method {
@@ -598,7 +603,10 @@ impl Message {
                 });
             }
         }
-        if let Some(Uri::Sip(u)) = self.request_uri() {
+        // Headers start at a '?' (which a user part may also hold); without one there
+        // is nothing to parse.
+        let uri_has_query = self.request_uri_str().is_some_and(|u| u.contains('?'));
+        if let Some(Uri::Sip(u)) = uri_has_query.then(|| self.request_uri()).flatten() {
             if u.headers.is_some() {
                 return Err(ParseError::StartLine {
                     offset: self.whole.start as usize,
@@ -748,6 +756,20 @@ impl Assembler {
                     // with a `tag` parameter without a value keeps that one first); a
                     // field the tag made unreadable is left to `finish`'s parse, which
                     // reports it.
+                    // Without "tag" anywhere in the original value, the tag written
+                    // last is the one parsing finds: its span is the value's end, and
+                    // the field need not be parsed again (once per response).
+                    Some(tag)
+                        if !from
+                            .text(old)
+                            .as_bytes()
+                            .windows(3)
+                            .any(|w| w.eq_ignore_ascii_case(b"tag"))
+                            && new.end as usize >= tag.len() =>
+                    {
+                        self.cache.to_tag =
+                            Some(Span::new(new.end as usize - tag.len(), new.end as usize));
+                    }
                     Some(_) => match to_tag_span(&self.out, new) {
                         Ok(span) => self.cache.to_tag = span,
                         Err(()) => self.reparse = true,

@@ -22,7 +22,7 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, OnceLock};
 
-use strowger_message::{HeaderName, Host, Message, Method};
+use strowger_message::{HeaderName, Host, Message, Method, Via};
 
 /// Identifies one transaction. Client and server keys never collide, so a UA talking to
 /// itself has two transactions. Cloning shares the key.
@@ -216,15 +216,24 @@ impl TransactionKey {
             Method::Ack => Method::Invite,
             m => m,
         };
-        Self::server_with_method(msg, keyed.as_str(), None)
+        Self::server_with_method(msg, &msg.top_via()?, keyed.as_str(), None)
+    }
+
+    /// [`TransactionKey::server`] with the request's top Via parsed by the caller.
+    pub fn server_via(msg: &Message, via: &Via<'_>) -> Option<TransactionKey> {
+        let keyed = match msg.method()? {
+            Method::Ack => Method::Invite,
+            m => m,
+        };
+        Self::server_with_method(msg, via, keyed.as_str(), None)
     }
 
     fn server_with_method(
         msg: &Message,
+        via: &Via<'_>,
         method: &str,
         to_tag: Option<Option<&str>>,
     ) -> Option<TransactionKey> {
-        let via = msg.top_via()?;
         if via.has_magic_cookie() {
             let branch = via.branch()?;
             return Some(Self::new_server(
@@ -255,17 +264,17 @@ impl TransactionKey {
     /// may belong to: the INVITE had the ACK's To tag (a re-INVITE) or none (an initial
     /// INVITE). The caller checks that the response's To tag equals the ACK's (17.2.3).
     pub fn rfc2543_ack_candidates(ack: &Message) -> Vec<TransactionKey> {
-        if ack.top_via().is_none_or(|v| v.has_magic_cookie()) {
+        let Some(via) = ack.top_via().filter(|v| !v.has_magic_cookie()) else {
             return Vec::new();
-        }
+        };
         let Some(tag) = ack.to().and_then(|t| t.tag().map(str::to_string)) else {
-            return Self::server_with_method(ack, "INVITE", Some(None))
+            return Self::server_with_method(ack, &via, "INVITE", Some(None))
                 .into_iter()
                 .collect();
         };
         [Some(tag.as_str()), None]
             .into_iter()
-            .filter_map(|t| Self::server_with_method(ack, "INVITE", Some(t)))
+            .filter_map(|t| Self::server_with_method(ack, &via, "INVITE", Some(t)))
             .collect()
     }
 

@@ -64,7 +64,7 @@ use client_non_invite::ClientNonInviteTransaction;
 use server_invite::ServerInviteTransaction;
 use server_non_invite::ServerNonInviteTransaction;
 
-use crate::transport::{self, ResponseDestination, Target, Transmit, Transport};
+use crate::transport::{self, Target, Transmit, Transport};
 
 /// Configuration of the transaction layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -419,7 +419,12 @@ impl TransactionLayer {
             });
             return;
         }
-        let Some(key) = TransactionKey::server(&msg) else {
+        // The top Via is parsed once here, for the key, the stamp and the destination.
+        let Some(via) = msg.top_via() else {
+            tracing::debug!("request without a top Via dropped");
+            return;
+        };
+        let Some(key) = TransactionKey::server_via(&msg, &via) else {
             tracing::debug!("request without the fields of a transaction key dropped");
             return;
         };
@@ -442,15 +447,10 @@ impl TransactionLayer {
             tracing::warn!(key = %key, "transaction limit reached; request dropped");
             return;
         }
-        let msg = transport::stamp_received(msg, source.addr);
-        let dest = match msg.top_via() {
-            Some(via) => match transport::response_destination(&via, &source) {
-                ResponseDestination::Target(t) => t,
-                // The runtime has no resolver here; answer where the request came from.
-                ResponseDestination::Resolve { .. } => source,
-            },
-            None => source,
-        };
+        // The runtime has no resolver here: a destination to resolve is answered where
+        // the request came from.
+        let (stamped, dest) = transport::stamp_received_via(&msg, &via, &source);
+        let msg = stamped.unwrap_or(msg);
         let timers = self.config.timers;
         let txn = if msg.method() == Some(Method::Invite) {
             Transaction::ServerInvite(Box::new(ServerInviteTransaction::new(

@@ -27,7 +27,7 @@ use strowger_core::proxy::{ForwardTarget, LocalAddr, Proxy, ProxyConfig, ProxyEv
 use strowger_core::registrar::{Binding, LocationStore, Outcome, Registrar, RegistrarConfig};
 use strowger_core::transaction::{Config as TxConfig, TransactionKey, TransactionLayer};
 use strowger_core::transport::{self, ResponseDestination, Target, Transmit, Transport};
-use strowger_message::{HeaderName, Message, Method, ResponseBuilder, Uri};
+use strowger_message::{HeaderName, Host, Message, Method, ResponseBuilder, Uri};
 
 use super::config::ServeConfig;
 use super::metrics::Metrics;
@@ -163,7 +163,17 @@ pub fn encode_source(t: &Target) -> String {
     let mut s = String::with_capacity(64);
     s.push_str(t.transport.as_str());
     s.make_ascii_lowercase();
-    let _ = write!(s, ":{}", t.addr);
+    s.push(':');
+    // Written for every REGISTER: IPv4 without the formatting machinery.
+    match t.addr {
+        SocketAddr::V4(a) => {
+            strowger_message::push_ipv4(&mut s, *a.ip());
+            let _ = write!(s, ":{}", a.port());
+        }
+        SocketAddr::V6(a) => {
+            let _ = write!(s, "{a}");
+        }
+    }
     if let Some(c) = t.conn {
         let _ = write!(s, "#{c}");
     }
@@ -634,11 +644,16 @@ impl App {
         self.strip = None;
         let Some(method) = msg.method() else { return };
         let ruri = msg.request_uri();
-        let (ruri_user, ruri_host) = match &ruri {
-            Some(Uri::Sip(u)) => (u.user.map(str::to_string), u.host.to_string()),
-            _ => (None, String::new()),
+        let (ruri_user, ours) = match &ruri {
+            Some(Uri::Sip(u)) => (
+                u.user.map(str::to_string),
+                match u.host {
+                    Host::V4(a) => self.is_our_host(strowger_message::ipv4_text(a, &mut [0; 15])),
+                    ref h => self.is_our_host(&h.to_string()),
+                },
+            ),
+            _ => (None, self.is_our_host("")),
         };
-        let ours = self.is_our_host(&ruri_host);
         let in_dialog = msg.to_tag().is_some();
         let has_route = msg.routes().next().is_some();
 
@@ -777,6 +792,10 @@ impl App {
             return;
         }
         let uri = msg.request_uri_str().unwrap_or("").to_string();
+        let ruri_host = match &ruri {
+            Some(Uri::Sip(u)) => u.host.to_string(),
+            _ => String::new(),
+        };
         let via = self
             .config
             .routes
