@@ -170,6 +170,11 @@ pub struct Proxy {
     events: VecDeque<ProxyEvent>,
     /// The source of the message being handled (its connection id included).
     current_source: Option<Target>,
+    /// Requests route preprocessing (16.4) changed, by server transaction, from
+    /// [`ProxyEvent::Request`] until they are forwarded or their transaction ends:
+    /// forwarding takes this one instead of preprocessing the request again (an edit
+    /// and a parse, for every in-dialog request).
+    preprocessed: HashMap<TransactionKey, Message, BuildKeyHash>,
 }
 
 /// Why a call from the application failed.
@@ -198,6 +203,7 @@ impl Proxy {
             branch_seq: 0,
             events: VecDeque::new(),
             current_source: None,
+            preprocessed: HashMap::default(),
         }
     }
 
@@ -351,8 +357,10 @@ impl Proxy {
         let request = match (request, self.contexts.get(key)) {
             (Some(r), _) => r,
             (None, Some(c)) => c.request.clone(),
-            (None, None) => self.preprocess(&req).unwrap_or(req),
+            // What `on_request` made of it (a request it did not change is not kept).
+            (None, None) => self.preprocessed.remove(key).unwrap_or(req),
         };
+        self.preprocessed.remove(key);
         targets.sort_by_key(|t| std::cmp::Reverse(t.q));
         let mut groups: VecDeque<Vec<ForwardTarget>> = VecDeque::new();
         for t in targets {
@@ -1002,6 +1010,7 @@ impl Proxy {
                 Event::TransportError { key } => self.branch_failed(now, &key, 503),
                 Event::Terminated { key } => {
                     self.branch_of.remove(&key);
+                    self.preprocessed.remove(&key);
                     self.drop_context(now, &key);
                 }
                 Event::AckFor2xx { msg, .. } | Event::StrayAck { msg, .. } => {
@@ -1070,7 +1079,13 @@ impl Proxy {
             }
             return;
         }
-        let msg = self.preprocess(&msg).unwrap_or(msg);
+        let msg = match self.preprocess(&msg) {
+            Some(changed) => {
+                self.preprocessed.insert(key.clone(), changed.clone());
+                changed
+            }
+            None => msg,
+        };
         let source = match self.current_source {
             Some(s) if s.addr == from && s.transport == transport => s,
             _ => Target::new(from, transport),

@@ -264,7 +264,7 @@ impl<'m> Editor<'m> {
         line(&mut out, "Content-Length", &body.len().to_string());
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(body);
-        Message::parse_trusted(out)
+        Message::parse_trusted_like(out, Some(m))
     }
 }
 
@@ -313,6 +313,46 @@ To: <sip:bob@example.com>\r\nFrom: \"A\"\r\n <sip:a@example.com>;tag=1\r\n\
 Call-ID: c1\r\nCSeq: 1 INVITE\r\nX-Odd:  kept   as is \r\nl: 4\r\n\r\nbody"[..],
         )
         .unwrap()
+    }
+
+    /// `finish` moves the tags and the branch of fields it copies instead of parsing
+    /// them again; fields it changes are parsed. Either way the edit reads as a parse
+    /// of its bytes reads (debug builds also compare the two in `parse_trusted_like`).
+    #[test]
+    fn copied_and_changed_fields_read_as_a_parse_of_the_edit() {
+        let m = invite();
+        let kept = m
+            .edit()
+            .insert_first("Record-Route", "<sip:p0.example.com;lr>")
+            .set("Max-Forwards", "69")
+            .finish()
+            .unwrap();
+        let changed = m
+            .edit()
+            .request_uri("sip:carol@example.net")
+            .set("To", "<sip:bob@example.com>;tag=t2")
+            .set("From", "<sip:a@example.com>;tag=f2")
+            .set("CSeq", "7 INVITE")
+            .insert_first("Via", "SIP/2.0/UDP p0.example.com;branch=z9hG4bKp0")
+            .finish()
+            .unwrap();
+        for e in [&kept, &changed] {
+            let parsed = Message::parse(e.as_bytes().to_vec()).unwrap();
+            assert_eq!(e.top_via_branch(), parsed.top_via_branch());
+            assert_eq!(e.from_tag(), parsed.from_tag());
+            assert_eq!(e.to_tag(), parsed.to_tag());
+            assert_eq!(e.cseq(), parsed.cseq());
+            assert_eq!(e.request_uri_str(), parsed.request_uri_str());
+        }
+        assert_eq!(kept.top_via_branch(), Some("z9hG4bK1"));
+        assert_eq!((kept.from_tag(), kept.to_tag()), (Some("1"), None));
+        assert_eq!(changed.top_via_branch(), Some("z9hG4bKp0"));
+        assert_eq!(
+            (changed.from_tag(), changed.to_tag()),
+            (Some("f2"), Some("t2"))
+        );
+        assert_eq!(changed.cseq().map(|c| c.seq), Some(7));
+        assert_eq!(changed.request_uri_str(), Some("sip:carol@example.net"));
     }
 
     #[test]

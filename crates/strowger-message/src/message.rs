@@ -200,19 +200,48 @@ impl Message {
     /// they add ([`check_header`]). A proxy re-parsed each message it forwarded; this
     /// skips most of that. Debug builds check the whole message as well.
     pub(crate) fn parse_trusted(buf: Vec<u8>) -> Result<Message, ParseError> {
+        Self::parse_trusted_like(buf, None)
+    }
+
+    /// [`Message::parse_trusted`] for an edit of `like`: a Request-URI or a first Via,
+    /// From, To or CSeq field whose text is the same as `like`'s is not parsed again,
+    /// its cached spans are moved over instead (a proxy edits every message it
+    /// forwards, and most of those fields are copied as they were).
+    pub(crate) fn parse_trusted_like(
+        buf: Vec<u8>,
+        like: Option<&Message>,
+    ) -> Result<Message, ParseError> {
         let buf = exact_bytes(buf);
         #[cfg(debug_assertions)]
-        if let Err(e) = Parser::new(&buf, &Limits::default(), false).run() {
-            panic!(
+        let full = match Parser::new(&buf, &Limits::default(), false).run() {
+            Ok(full) => full,
+            Err(e) => panic!(
                 "a builder wrote a message that does not parse: {e}\n{}",
                 String::from_utf8_lossy(&buf)
-            );
-        }
-        Self::parse_mode(buf, &Limits::default(), true)
+            ),
+        };
+        let limits = Limits::default();
+        let mut parser = Parser::new(&buf, &limits, true);
+        parser.like = like;
+        let parsed = parser.run()?;
+        #[cfg(debug_assertions)]
+        assert!(
+            full.cache == parsed.cache && full.index == parsed.index,
+            "moved spans differ from a parse: {:?} / {:?}\n{}",
+            full.cache,
+            parsed.cache,
+            String::from_utf8_lossy(&buf)
+        );
+        Ok(Message::from_parsed(parsed, buf))
     }
 
     fn parse_mode(buf: Bytes, limits: &Limits, trusted: bool) -> Result<Message, ParseError> {
-        Parser::new(&buf, limits, trusted).run().map(|p| Message {
+        let parsed = Parser::new(&buf, limits, trusted).run()?;
+        Ok(Message::from_parsed(parsed, buf))
+    }
+
+    fn from_parsed(p: Parsed, buf: Bytes) -> Message {
+        Message {
             cache: p.cache,
             whole: p.whole,
             start: p.start,
@@ -222,7 +251,7 @@ impl Message {
             index: p.index,
             content_length: p.content_length,
             buf,
-        })
+        }
     }
 
     /// The text of a span of the start line or header section.
@@ -932,6 +961,8 @@ struct Parser<'b> {
     limits: &'b Limits,
     /// See [`Message::parse_trusted`].
     trusted: bool,
+    /// See [`Message::parse_trusted_like`] (trusted parses only).
+    like: Option<&'b Message>,
 }
 
 struct Parsed {
@@ -952,7 +983,12 @@ fn hdr_err(name: &str, e: FieldError, base: usize) -> ParseError {
 
 impl<'b> Parser<'b> {
     fn new(b: &'b [u8], limits: &'b Limits, trusted: bool) -> Self {
-        Parser { b, limits, trusted }
+        Parser {
+            b,
+            limits,
+            trusted,
+            like: None,
+        }
     }
 
     fn run(self) -> Result<Parsed, ParseError> {
@@ -1126,6 +1162,36 @@ impl<'b> Parser<'b> {
                 (start + x.len() <= head.len()).then(|| Span::new(start, start + x.len()))
             };
             let first = Some(i) == *slot;
+            // The same text as the first field of this name in the message this one
+            // was edited from: the same parse, its spans moved (`parse_trusted_like`).
+            let same = self.like.filter(|_| first).and_then(|m| {
+                let at = match e.name {
+                    HeaderName::Via => m.index.via,
+                    HeaderName::From => m.index.from,
+                    HeaderName::To => m.index.to,
+                    HeaderName::CSeq => m.index.cseq,
+                    _ => None,
+                }?;
+                let old = m.headers.get(usize::from(at))?.value;
+                (m.text(old) == value).then_some((m, old))
+            });
+            if let Some((m, old)) = same {
+                let moved = |x: Span| {
+                    (old.start <= x.start && x.end <= old.end).then(|| {
+                        Span::new(
+                            (x.start - old.start) as usize + base,
+                            (x.end - old.start) as usize + base,
+                        )
+                    })
+                };
+                match e.name {
+                    HeaderName::Via => cache.branch = m.cache.branch.and_then(moved),
+                    HeaderName::From => cache.from_tag = m.cache.from_tag.and_then(moved),
+                    HeaderName::To => cache.to_tag = m.cache.to_tag.and_then(moved),
+                    _ => cache.cseq = m.cache.cseq.and_then(|(n, x)| Some((n, moved(x)?))),
+                }
+                continue;
+            }
             match e.name {
                 HeaderName::Via if first => {
                     let (via, end) =
@@ -1255,7 +1321,10 @@ impl<'b> Parser<'b> {
         let uri_off = sp1 + 1;
         let uri_str =
             std::str::from_utf8(uri).map_err(|_| bad(uri_off, "Request-URI is not text"))?;
-        Uri::parse(uri_str).map_err(|f| bad(uri_off + f.offset, f.reason))?;
+        // An edit that kept the Request-URI: it parsed when the original did.
+        if self.like.and_then(Message::request_uri_str) != Some(uri_str) {
+            Uri::parse(uri_str).map_err(|f| bad(uri_off + f.offset, f.reason))?;
+        }
         let ver_off = uri_off + sp2 + 1;
         check_version(ver).map_err(|r| bad(ver_off, r))?;
         Ok((
