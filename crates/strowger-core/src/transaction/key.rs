@@ -202,7 +202,8 @@ impl TransactionKey {
     /// The key of a client transaction for `request` (the TU sending it), or for a
     /// response received for one (17.1.3). `None` without a top Via branch or CSeq.
     pub fn client(msg: &Message) -> Option<TransactionKey> {
-        let branch = msg.top_via()?.branch()?;
+        // The branch parsing found: no Via is parsed again for every response.
+        let branch = msg.top_via_branch()?;
         let method = msg.cseq()?.method;
         Some(Self::new_client(branch, method.as_str()))
     }
