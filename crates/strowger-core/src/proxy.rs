@@ -18,14 +18,14 @@
 //!   challenges aggregated and 503 turned into 500 (16.7 step 6).
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use strowger_message::{HeaderName, Host, Message, Method, RequestBuilder, ResponseBuilder, Uri};
 
-use crate::transaction::{BuildKeyHash, Event, TransactionKey, TransactionLayer};
+use crate::transaction::{Event, KeyTable, TransactionKey, TransactionLayer};
 use crate::transport::{response_destination, ResponseDestination, Target, Transmit, Transport};
 
 /// An address this proxy listens on, as written into Via and Record-Route.
@@ -158,13 +158,13 @@ struct Context {
 pub struct Proxy {
     layer: TransactionLayer,
     config: ProxyConfig,
-    contexts: HashMap<TransactionKey, Context, BuildKeyHash>,
-    branch_of: HashMap<TransactionKey, TransactionKey, BuildKeyHash>,
+    contexts: KeyTable<Context>,
+    branch_of: KeyTable<TransactionKey>,
     timer_c: BTreeMap<(Instant, u64), TransactionKey>,
     /// Where each branch's timer C is in `timer_c`: disarming it on every response was
     /// a scan of all of them, which grew with the calls waiting for an answer (under
     /// overload, the more responses queued, the longer each one took).
-    timer_c_of: HashMap<TransactionKey, (Instant, u64), BuildKeyHash>,
+    timer_c_of: KeyTable<(Instant, u64)>,
     timer_seq: u64,
     branch_seq: u64,
     events: VecDeque<ProxyEvent>,
@@ -174,7 +174,7 @@ pub struct Proxy {
     /// [`ProxyEvent::Request`] until they are forwarded or their transaction ends:
     /// forwarding takes this one instead of preprocessing the request again (an edit
     /// and a parse, for every in-dialog request).
-    preprocessed: HashMap<TransactionKey, Message, BuildKeyHash>,
+    preprocessed: KeyTable<Message>,
 }
 
 /// Why a call from the application failed.
@@ -195,15 +195,15 @@ impl Proxy {
         Proxy {
             layer,
             config,
-            contexts: HashMap::default(),
-            branch_of: HashMap::default(),
+            contexts: KeyTable::default(),
+            branch_of: KeyTable::default(),
             timer_c: BTreeMap::new(),
-            timer_c_of: HashMap::default(),
+            timer_c_of: KeyTable::default(),
             timer_seq: 0,
             branch_seq: 0,
             events: VecDeque::new(),
             current_source: None,
-            preprocessed: HashMap::default(),
+            preprocessed: KeyTable::default(),
         }
     }
 

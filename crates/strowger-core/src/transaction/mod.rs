@@ -48,7 +48,7 @@ mod server_non_invite;
 mod timers;
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -56,7 +56,7 @@ use bytes::Bytes;
 use strowger_message::{Message, Method, ParseError};
 
 pub use client_invite::build_ack;
-pub use key::{BuildKeyHash, KeyHash, Rfc2543Key, SentBy, SentByHost, TransactionKey};
+pub use key::{BuildKeyHash, KeyHash, KeyTable, Rfc2543Key, SentBy, SentByHost, TransactionKey};
 pub use timers::Timers;
 
 use client_invite::ClientInviteTransaction;
@@ -323,7 +323,8 @@ pub struct TransactionLayer {
     config: Config,
     /// Keys are shared with `wakeups` (a reference count, not a copy of the strings
     /// for every timer armed) and carry their hash (keyed, see [`TransactionKey`]).
-    transactions: HashMap<TransactionKey, Entry, BuildKeyHash>,
+    /// In parts, so that no growth of the table stops the worker for long.
+    transactions: KeyTable<Entry>,
     /// Wake-ups, possibly stale: an entry counts only while its transaction's next
     /// timeout is still that instant. The sequence number orders equal instants (timers
     /// armed in one call share its `now`), so that the heap never compares keys, which
@@ -337,7 +338,7 @@ impl TransactionLayer {
     pub fn new(config: Config) -> Self {
         TransactionLayer {
             config,
-            transactions: HashMap::default(),
+            transactions: KeyTable::default(),
             wakeups: BinaryHeap::new(),
             armed: 0,
             out: Outbox::default(),
