@@ -432,4 +432,35 @@ mod tests {
             assert_eq!(HeaderName::parse(&n.as_str().to_ascii_uppercase()), *n);
         }
     }
+
+    /// A known name matches in any case and nothing one octet away from it (another
+    /// token character, a CR, a longer name) does.
+    #[test]
+    fn every_name_matches_itself_only_rfc3261_7_3_1() {
+        for n in HeaderName::ALL {
+            let canon = n.as_str();
+            if canon.len() == 1 {
+                continue;
+            }
+            for v in [
+                canon.to_string(),
+                canon.to_ascii_lowercase(),
+                canon.to_ascii_uppercase(),
+            ] {
+                assert_eq!(HeaderName::parse(&v), *n, "{v}");
+            }
+            for i in 0..canon.len() {
+                for c in [b'_', b'.', b'0', b'\r', b'!', b'~', b'`', b'{', b'@'] {
+                    let mut near = canon.as_bytes().to_vec();
+                    if near[i].to_ascii_lowercase() == c.to_ascii_lowercase() {
+                        continue;
+                    }
+                    near[i] = c;
+                    assert_eq!(HeaderName::from_bytes(&near), HeaderName::Other, "{near:?}");
+                }
+            }
+            assert_eq!(HeaderName::parse(&format!("{canon}x")), HeaderName::Other);
+        }
+        assert_eq!(HeaderName::parse("Call\rID"), HeaderName::Other);
+    }
 }
