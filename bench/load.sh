@@ -14,7 +14,7 @@
 #   HELD_S*       seconds the best rate of a ladder is then held to be reported [20; QUICK 6]
 #   CALL_RATES*   call rates tried, calls/s ["2000 3000 4000 5000 6000 7500 9000 10500 12000"]
 #   REG_RATES*    REGISTER rates tried without auth, registrations/s
-#                 ["10000 15000 20000 30000 37500 45000 52500 60000 67500"]
+#                 ["15000 20000 25000 30000 37500 45000 52500 60000 67500 75000"]
 #   AUTH_RATES*   REGISTER rates tried with digest auth, registrations/s
 #                 ["10000 15000 20000 25000 30000 37500 45000"]
 #   REG_CPU_RATE  REGISTER step whose server CPU per 1000 REGISTERs is reported [15000]
