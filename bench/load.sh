@@ -16,7 +16,7 @@
 #   REG_RATES*    REGISTER rates tried without auth, registrations/s
 #                 ["15000 20000 25000 30000 37500 45000 52500 60000 67500 75000"]
 #   AUTH_RATES*   REGISTER rates tried with digest auth, registrations/s
-#                 ["10000 15000 20000 25000 30000 37500 45000"]
+#                 ["10000 15000 20000 25000 30000 37500 45000 52500"]
 #   REG_CPU_RATE  REGISTER step whose server CPU per 1000 REGISTERs is reported [15000]
 #   HOLD_MS       call hold time between ACK and BYE [1000]
 #   CPU_RATE      fixed call rate of the CPU measurement, calls/s [500]
