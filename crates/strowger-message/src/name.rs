@@ -452,7 +452,7 @@ mod tests {
             for i in 0..canon.len() {
                 for c in [b'_', b'.', b'0', b'\r', b'!', b'~', b'`', b'{', b'@'] {
                     let mut near = canon.as_bytes().to_vec();
-                    if near[i].to_ascii_lowercase() == c.to_ascii_lowercase() {
+                    if near[i].eq_ignore_ascii_case(&c) {
                         continue;
                     }
                     near[i] = c;
