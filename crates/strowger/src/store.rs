@@ -17,13 +17,14 @@
 //!   on the proxy's path.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use strowger_core::registrar::{Binding, LocationStore};
+use strowger_core::transaction::BuildKeyHash;
 
 /// Bindings in an SQLite file (or in memory for tests): a connection of its own, or a
 /// handle on a [`SharedStore`].
@@ -467,7 +468,8 @@ impl Packed {
 #[derive(Debug)]
 struct AorMap {
     hasher: ahash::RandomState,
-    parts: Vec<hashbrown::HashMap<AorKey, Box<[Packed]>, BuildHasherDefault<PassHash>>>,
+    /// The tables use the hash as it is ([`BuildKeyHash`], as transaction tables do).
+    parts: Vec<hashbrown::HashMap<AorKey, Box<[Packed]>, BuildKeyHash>>,
 }
 
 /// An AoR and its hash (keyed with random keys: AoRs come from the network).
@@ -498,27 +500,6 @@ impl Hash for AorQuery<'_> {
 impl hashbrown::Equivalent<AorKey> for AorQuery<'_> {
     fn equivalent(&self, key: &AorKey) -> bool {
         self.hash == key.hash && *self.aor == *key.aor
-    }
-}
-
-/// The hasher of the tables: the hash is already keyed and mixed.
-#[derive(Debug, Default)]
-struct PassHash(u64);
-
-impl Hasher for PassHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is reached from the key types; anything else is mixed in.
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 ^= n;
     }
 }
 

@@ -319,8 +319,8 @@ impl fmt::Debug for TransactionKey {
     }
 }
 
-/// The hasher of tables keyed by [`TransactionKey`]: the key's hash is already keyed
-/// and mixed, so it is used as it is.
+/// The hasher of tables whose keys carry a keyed, mixed hash ([`TransactionKey`], the
+/// location service's AoRs): that hash is used as it is.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct KeyHash(u64);
 
