@@ -271,6 +271,9 @@ impl Message {
         let char_start = |i: usize| b.get(i).is_none_or(|&c| (c as i8) >= -0x40);
         if r.start <= r.end && r.end <= text_end && char_start(r.start) && char_start(r.end) {
             if let Some(slice) = b.get(r) {
+                // The proof below, checked where debug assertions are on (tests, fuzzing):
+                // `from_utf8_unchecked` checks nothing itself.
+                debug_assert!(std::str::from_utf8(slice).is_ok());
                 // SAFETY: `b[..text_end]` is UTF-8 (checked in `Parser::run`, or written
                 // from `&str` by `Assembler`, and `buf` never changes afterwards), and
                 // the slice lies inside it with both ends on character boundaries (the
