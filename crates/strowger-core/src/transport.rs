@@ -208,10 +208,7 @@ pub fn stamp_received(msg: Message, source: SocketAddr) -> Message {
     let rewritten = msg
         .top_via()
         .and_then(|via| stamped_bytes(&msg, &via, source));
-    match rewritten {
-        Some(bytes) => reparse_stamped(msg, bytes),
-        None => msg,
-    }
+    rewritten.and_then(parse_stamped).unwrap_or(msg)
 }
 
 /// [`stamp_received`] for a request whose top Via the caller has parsed already (a
@@ -227,17 +224,14 @@ pub fn stamp_received_via(
     let Some(bytes) = stamped_bytes(msg, via, source.addr) else {
         return (None, destination_or_source(via, source));
     };
-    match Message::parse(bytes) {
-        Ok(m) => {
+    match parse_stamped(bytes) {
+        Some(m) => {
             let dest = m
                 .top_via()
                 .map_or(*source, |v| destination_or_source(&v, source));
             (Some(m), dest)
         }
-        Err(e) => {
-            tracing::warn!(error = %e, "rewritten top Via does not parse; kept the original");
-            (None, destination_or_source(via, source))
-        }
+        None => (None, destination_or_source(via, source)),
     }
 }
 
@@ -248,14 +242,14 @@ fn destination_or_source(via: &Via<'_>, source: &Target) -> Target {
     }
 }
 
-fn reparse_stamped(original: Message, bytes: Vec<u8>) -> Message {
-    match Message::parse(bytes) {
-        Ok(m) => m,
-        Err(e) => {
-            tracing::warn!(error = %e, "rewritten top Via does not parse; kept the original");
-            original
-        }
-    }
+/// The stamped request, or `None` (logged) when it does not parse: the caller keeps the
+/// original.
+fn parse_stamped(bytes: Vec<u8>) -> Option<Message> {
+    Message::parse(bytes)
+        .map_err(
+            |e| tracing::warn!(error = %e, "rewritten top Via does not parse; kept the original"),
+        )
+        .ok()
 }
 
 /// The request with `received`/`rport` stamped on its top Via `via`, or `None` when it

@@ -108,10 +108,10 @@ impl fmt::Display for SentBy {
 }
 
 /// A method name that outlives its message: known methods are not copied.
-fn method_name(method: &str) -> Cow<'static, str> {
-    match Method::from_token(method).static_str() {
+fn method_name(method: Method<'_>) -> Cow<'static, str> {
+    match method.static_str() {
         Some(known) => Cow::Borrowed(known),
-        None => Cow::Owned(method.to_string()),
+        None => Cow::Owned(method.as_str().to_string()),
     }
 }
 
@@ -132,6 +132,10 @@ impl TransactionKey {
 
     /// The key of the client transaction with this branch and CSeq method.
     pub fn new_client(branch: &str, method: &str) -> TransactionKey {
+        Self::client_of(branch, Method::from_token(method))
+    }
+
+    fn client_of(branch: &str, method: Method<'_>) -> TransactionKey {
         Self::new(
             method_name(method),
             Kind::Client {
@@ -143,6 +147,10 @@ impl TransactionKey {
     /// The key of the server transaction for a request with an RFC 3261 branch (the
     /// method of an ACK is INVITE here).
     pub fn new_server(branch: &str, sent_by: SentBy, method: &str) -> TransactionKey {
+        Self::server_of(branch, sent_by, Method::from_token(method))
+    }
+
+    fn server_of(branch: &str, sent_by: SentBy, method: Method<'_>) -> TransactionKey {
         Self::new(
             method_name(method),
             Kind::Rfc3261 {
@@ -183,29 +191,12 @@ impl TransactionKey {
         }
     }
 
-    /// The sent-by of a server key with an RFC 3261 branch.
-    pub fn sent_by(&self) -> Option<&SentBy> {
-        match &self.data.kind {
-            Kind::Rfc3261 { sent_by, .. } => Some(sent_by),
-            _ => None,
-        }
-    }
-
-    /// The fields of an RFC 2543 server key.
-    pub fn rfc2543(&self) -> Option<&Rfc2543Key> {
-        match &self.data.kind {
-            Kind::Rfc2543(k) => Some(k),
-            _ => None,
-        }
-    }
-
     /// The key of a client transaction for `request` (the TU sending it), or for a
     /// response received for one (17.1.3). `None` without a top Via branch or CSeq.
     pub fn client(msg: &Message) -> Option<TransactionKey> {
         // The branch parsing found: no Via is parsed again for every response.
         let branch = msg.top_via_branch()?;
-        let method = msg.cseq()?.method;
-        Some(Self::new_client(branch, method.as_str()))
+        Some(Self::client_of(branch, msg.cseq()?.method))
     }
 
     /// The key of the server transaction a request belongs to (17.2.3). For an ACK this
@@ -217,7 +208,7 @@ impl TransactionKey {
             Method::Ack => Method::Invite,
             m => m,
         };
-        Self::server_with_method(msg, &msg.top_via()?, keyed.as_str(), None)
+        Self::server_with_method(msg, &msg.top_via()?, keyed, None)
     }
 
     /// [`TransactionKey::server`] with the request's top Via parsed by the caller.
@@ -226,18 +217,18 @@ impl TransactionKey {
             Method::Ack => Method::Invite,
             m => m,
         };
-        Self::server_with_method(msg, via, keyed.as_str(), None)
+        Self::server_with_method(msg, via, keyed, None)
     }
 
     fn server_with_method(
         msg: &Message,
         via: &Via<'_>,
-        method: &str,
+        method: Method<'_>,
         to_tag: Option<Option<&str>>,
     ) -> Option<TransactionKey> {
         if via.has_magic_cookie() {
             let branch = via.branch()?;
-            return Some(Self::new_server(
+            return Some(Self::server_of(
                 branch,
                 SentBy::of(&via.host, via.port),
                 method,
@@ -269,20 +260,23 @@ impl TransactionKey {
             return Vec::new();
         };
         let Some(tag) = ack.to().and_then(|t| t.tag().map(str::to_string)) else {
-            return Self::server_with_method(ack, &via, "INVITE", Some(None))
+            return Self::server_with_method(ack, &via, Method::Invite, Some(None))
                 .into_iter()
                 .collect();
         };
         [Some(tag.as_str()), None]
             .into_iter()
-            .filter_map(|t| Self::server_with_method(ack, &via, "INVITE", Some(t)))
+            .filter_map(|t| Self::server_with_method(ack, &via, Method::Invite, Some(t)))
             .collect()
     }
 
     /// For a CANCEL's key, the key of the request it cancels (section 9.2): the same
     /// key with the method INVITE (`method` in general).
     pub fn with_method(&self, method: &str) -> TransactionKey {
-        Self::new(method_name(method), self.data.kind.clone())
+        Self::new(
+            method_name(Method::from_token(method)),
+            self.data.kind.clone(),
+        )
     }
 }
 

@@ -56,7 +56,7 @@ use bytes::Bytes;
 use strowger_message::{Message, Method, ParseError};
 
 pub use client_invite::build_ack;
-pub use key::{BuildKeyHash, KeyHash, KeyTable, Rfc2543Key, SentBy, SentByHost, TransactionKey};
+pub use key::{BuildKeyHash, KeyHash, KeyTable, SentBy, SentByHost, TransactionKey};
 pub use timers::Timers;
 
 use client_invite::ClientInviteTransaction;
